@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs binq's build and test dependencies from Debian 12 packages (run as root).
+set -euo pipefail
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends \
+  build-essential cmake pkg-config git \
+  libopenblas-dev libsentencepiece-dev nlohmann-json3-dev libcli11-dev libfmt-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev

@@ -1,0 +1,21 @@
+// Loading floating-point checkpoints into ModelWeights.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "binq/model/weights.h"
+
+namespace binq {
+
+// llama2.c checkpoint: legacy header (7 x int32, negative vocab = separate classifier) or the
+// versioned v1 float32 export (magic "ak42", version 1).
+std::shared_ptr<ModelWeights> load_llama2c(const std::string& path);
+
+// Hugging Face directory: config.json + model.safetensors or model.safetensors.index.json.
+// F32 tensors are used in place; F16/BF16 are converted to owned FP32 buffers.
+std::shared_ptr<ModelWeights> load_hf_directory(const std::string& dir);
+
+// Dispatch on the path: a directory is HF, a file is llama2.c.
+std::shared_ptr<ModelWeights> load_checkpoint(const std::string& path);
+
+}  // namespace binq

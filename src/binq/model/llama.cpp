@@ -1,0 +1,234 @@
+#include "binq/model/llama.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+#include "binq/core/error.h"
+
+namespace binq {
+
+namespace {
+
+void rmsnorm(const float* x, const float* w, int n_tokens, int dim, float eps, float* out) {
+#pragma omp parallel for if (n_tokens > 4)
+  for (int t = 0; t < n_tokens; ++t) {
+    const float* xt = x + size_t(t) * dim;
+    float* ot = out + size_t(t) * dim;
+    double ss = 0;
+    for (int i = 0; i < dim; ++i) ss += double(xt[i]) * xt[i];
+    float inv = float(1.0 / std::sqrt(ss / dim + eps));
+    for (int i = 0; i < dim; ++i) ot[i] = w[i] * (xt[i] * inv);
+  }
+}
+
+// RoPE frequencies of one head, with the rope_scaling variants that change frequencies.
+std::vector<float> rope_frequencies(const ModelConfig& c) {
+  const int half = c.head_dim / 2;
+  std::vector<float> inv(half);
+  for (int i = 0; i < half; ++i) inv[i] = float(1.0 / std::pow(double(c.rope_theta), 2.0 * i / c.head_dim));
+  const RopeScaling& s = c.rope_scaling;
+  if (s.type == "linear") {
+    for (float& f : inv) f /= s.factor;
+  } else if (s.type == "llama3") {
+    // Llama 3.1: long wavelengths are slowed by `factor`, short ones kept, a smooth ramp between.
+    const double old_ctx = s.original_max_position;
+    const double low_wavelen = old_ctx / s.low_freq_factor;
+    const double high_wavelen = old_ctx / s.high_freq_factor;
+    for (float& f : inv) {
+      double wavelen = 2 * std::numbers::pi / f;
+      if (wavelen < high_wavelen) continue;
+      if (wavelen > low_wavelen) {
+        f = float(f / s.factor);
+      } else {
+        double smooth = (old_ctx / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+        f = float((1 - smooth) * f / s.factor + smooth * f);
+      }
+    }
+  }
+  return inv;
+}
+
+// Rotates one head in place at position `pos`. Interleaved pairs (2i, 2i+1) or half-split
+// pairs (i, i + hd/2): the same rotation, different storage order of q/k rows.
+void rope_head(float* v, int head_dim, int pos, const float* inv_freq, RopeStyle style) {
+  const int half = head_dim / 2;
+  for (int i = 0; i < half; ++i) {
+    float angle = float(pos) * inv_freq[i];
+    float c = std::cos(angle), s = std::sin(angle);
+    int a = style == RopeStyle::Interleaved ? 2 * i : i;
+    int b = style == RopeStyle::Interleaved ? 2 * i + 1 : i + half;
+    float x0 = v[a], x1 = v[b];
+    v[a] = x0 * c - x1 * s;
+    v[b] = x0 * s + x1 * c;
+  }
+}
+
+}  // namespace
+
+LlamaModel::LlamaModel(std::shared_ptr<const ModelWeights> weights) : weights_(std::move(weights)) {
+  const ModelConfig& c = config();
+  if (c.rope_scaling.type != "none" && c.rope_scaling.type != "linear" && c.rope_scaling.type != "llama3" &&
+      c.rope_scaling.type != "dynamic")
+    fail("{}: unsupported rope_scaling type '{}'", weights_->source, c.rope_scaling.type);
+  rope_inv_freq_ = rope_frequencies(c);
+  linears_.resize(size_t(c.n_layers) * kLinearKinds);
+  for (int l = 0; l < c.n_layers; ++l)
+    for (int k = 0; k < kLinearKinds; ++k) {
+      const MatrixView& m = weights_->layers[l].linear[k];
+      if (m.data) linears_[size_t(l) * kLinearKinds + k] = std::make_shared<DenseLinear>(m);
+    }
+}
+
+void LlamaModel::set_linear(LinearId id, std::shared_ptr<const Linear> impl) {
+  const MatrixView& m = weights_->layers.at(id.layer).linear[int(id.kind)];
+  if (impl->out_features() != m.rows || impl->in_features() != m.cols)
+    fail("layer {} {}: replacement is [{} x {}], expected [{} x {}]", id.layer, linear_name(id.kind),
+         impl->out_features(), impl->in_features(), m.rows, m.cols);
+  linears_[size_t(id.layer) * kLinearKinds + int(id.kind)] = std::move(impl);
+}
+
+const Linear& LlamaModel::linear(LinearId id) const {
+  const auto& p = linears_.at(size_t(id.layer) * kLinearKinds + int(id.kind));
+  if (!p) fail("layer {} {}: no weights and no implementation set", id.layer, linear_name(id.kind));
+  return *p;
+}
+
+void LlamaModel::run_linear(int layer, LinearKind kind, const float* x, int n, float* y) const {
+  const Linear& lin = linear({layer, kind});
+  if (hook_) hook_({layer, kind}, x, n, lin.in_features());
+  lin.forward(x, n, y);
+}
+
+void LlamaModel::embed(const int* tokens, int n, float* x) const {
+  const ModelConfig& c = config();
+  for (int t = 0; t < n; ++t) {
+    if (tokens[t] < 0 || tokens[t] >= c.vocab_size)
+      fail("token id {} at position {} is outside the vocabulary (size {})", tokens[t], t, c.vocab_size);
+    std::copy_n(weights_->tok_embeddings + size_t(tokens[t]) * c.dim, c.dim, x + size_t(t) * c.dim);
+  }
+}
+
+void LlamaModel::attention(int layer, const float* q, int n, int pos, const KVCache& cache, float* out) const {
+  const ModelConfig& c = config();
+  const int hd = c.head_dim, group = c.n_heads / c.n_kv_heads;
+  const float scale = 1.0f / std::sqrt(float(hd));
+  const int total = pos + n;
+#pragma omp parallel
+  {
+    std::vector<float> scores(total);
+#pragma omp for collapse(2) schedule(dynamic, 4)
+    for (int i = 0; i < n; ++i) {
+      for (int h = 0; h < c.n_heads; ++h) {
+        const float* qh = q + size_t(i) * c.q_dim() + size_t(h) * hd;
+        const int kv_off = (h / group) * hd;
+        const int len = pos + i + 1;  // causal: attend to positions 0..pos+i
+        float mx = -INFINITY;
+        for (int t = 0; t < len; ++t) {
+          const float* kt = cache.key(layer, t) + kv_off;
+          float s = 0;
+          for (int d = 0; d < hd; ++d) s += qh[d] * kt[d];
+          scores[t] = s * scale;
+          mx = std::max(mx, scores[t]);
+        }
+        float sum = 0;
+        for (int t = 0; t < len; ++t) sum += scores[t] = std::exp(scores[t] - mx);
+        float* oh = out + size_t(i) * c.q_dim() + size_t(h) * hd;
+        std::fill_n(oh, hd, 0.0f);
+        for (int t = 0; t < len; ++t) {
+          const float* vt = cache.value(layer, t) + kv_off;
+          float a = scores[t] / sum;
+          for (int d = 0; d < hd; ++d) oh[d] += a * vt[d];
+        }
+      }
+    }
+  }
+}
+
+void LlamaModel::forward_block(int layer, float* x, int n, int pos, KVCache& cache) const {
+  const ModelConfig& c = config();
+  const LayerWeights& L = weights_->layers[layer];
+  const size_t N = size_t(n);
+  std::vector<float> xb(N * c.dim), q(N * c.q_dim()), k(N * c.kv_dim()), v(N * c.kv_dim());
+  std::vector<float> att(N * c.q_dim()), proj(N * c.dim);
+
+  rmsnorm(x, L.attn_norm, n, c.dim, c.norm_eps, xb.data());
+  run_linear(layer, LinearKind::Q, xb.data(), n, q.data());
+  run_linear(layer, LinearKind::K, xb.data(), n, k.data());
+  run_linear(layer, LinearKind::V, xb.data(), n, v.data());
+  if (c.qkv_bias) {
+    for (size_t t = 0; t < N; ++t) {
+      for (int i = 0; i < c.q_dim(); ++i) q[t * c.q_dim() + i] += L.q_bias[i];
+      for (int i = 0; i < c.kv_dim(); ++i) {
+        k[t * c.kv_dim() + i] += L.k_bias[i];
+        v[t * c.kv_dim() + i] += L.v_bias[i];
+      }
+    }
+  }
+  // Dynamic NTK scaling changes the base with the sequence length, so it is computed per call.
+  std::vector<float> dyn_freq;
+  const float* inv_freq = rope_inv_freq_.data();
+  const RopeScaling& rs = c.rope_scaling;
+  if (rs.type == "dynamic" && pos + n > rs.original_max_position && rs.original_max_position > 0) {
+    ModelConfig scaled = c;
+    double ratio = rs.factor * (pos + n) / double(rs.original_max_position) - (rs.factor - 1);
+    scaled.rope_theta = float(c.rope_theta * std::pow(ratio, double(c.head_dim) / (c.head_dim - 2)));
+    scaled.rope_scaling.type = "none";
+    dyn_freq = rope_frequencies(scaled);
+    inv_freq = dyn_freq.data();
+  }
+  for (int t = 0; t < n; ++t) {
+    for (int h = 0; h < c.n_heads; ++h)
+      rope_head(&q[t * size_t(c.q_dim()) + h * c.head_dim], c.head_dim, pos + t, inv_freq, c.rope_style);
+    for (int h = 0; h < c.n_kv_heads; ++h)
+      rope_head(&k[t * size_t(c.kv_dim()) + h * c.head_dim], c.head_dim, pos + t, inv_freq, c.rope_style);
+  }
+  cache.store(layer, pos, n, k.data(), v.data());
+  attention(layer, q.data(), n, pos, cache, att.data());
+  run_linear(layer, LinearKind::O, att.data(), n, proj.data());
+  for (size_t i = 0; i < N * c.dim; ++i) x[i] += proj[i];
+
+  rmsnorm(x, L.ffn_norm, n, c.dim, c.norm_eps, xb.data());
+  std::vector<float> gate(N * c.hidden_dim), up(N * c.hidden_dim);
+  run_linear(layer, LinearKind::Gate, xb.data(), n, gate.data());
+  run_linear(layer, LinearKind::Up, xb.data(), n, up.data());
+  for (size_t i = 0; i < gate.size(); ++i) {
+    float g = gate[i];
+    gate[i] = g / (1.0f + std::exp(-g)) * up[i];  // SwiGLU
+  }
+  run_linear(layer, LinearKind::Down, gate.data(), n, proj.data());
+  for (size_t i = 0; i < N * c.dim; ++i) x[i] += proj[i];
+}
+
+void LlamaModel::head(const float* x, int n, float* logits) const {
+  const ModelConfig& c = config();
+  std::vector<float> xb(size_t(n) * c.dim);
+  rmsnorm(x, weights_->final_norm, n, c.dim, c.norm_eps, xb.data());
+  DenseLinear(weights_->output).forward(xb.data(), n, logits);
+}
+
+void LlamaModel::forward(const int* tokens, int n, int pos, KVCache& cache, float* logits,
+                         bool all_logits) const {
+  const ModelConfig& c = config();
+  if (n <= 0) fail("forward: no tokens");
+  if (pos < 0 || pos + n > cache.capacity())
+    fail("forward: positions {}..{} exceed the KV cache capacity {}", pos, pos + n - 1, cache.capacity());
+  std::vector<float> x(size_t(n) * c.dim);
+  embed(tokens, n, x.data());
+  for (int l = 0; l < c.n_layers; ++l) forward_block(l, x.data(), n, pos, cache);
+  if (all_logits)
+    head(x.data(), n, logits);
+  else
+    head(x.data() + size_t(n - 1) * c.dim, 1, logits);
+}
+
+double log_prob_of(const float* logits, int vocab, int target) {
+  float mx = *std::max_element(logits, logits + vocab);
+  double sum = 0;
+  for (int i = 0; i < vocab; ++i) sum += std::exp(double(logits[i]) - mx);
+  return double(logits[target]) - mx - std::log(sum);
+}
+
+}  // namespace binq

@@ -1,0 +1,102 @@
+#include "binq/model/weights.h"
+
+#include <cmath>
+
+#include "binq/core/error.h"
+
+namespace binq {
+
+const char* linear_name(LinearKind kind) {
+  static const char* names[kLinearKinds] = {"q_proj", "k_proj", "v_proj", "o_proj",
+                                            "gate_proj", "up_proj", "down_proj"};
+  return names[int(kind)];
+}
+
+float* ModelWeights::allocate(size_t n) {
+  auto buffer = std::shared_ptr<float[]>(new float[n]());
+  keep_alive.push_back(buffer);
+  return buffer.get();
+}
+
+namespace {
+
+// Expected [rows x cols] of each linear layer, in LinearKind order.
+void linear_shape(const ModelConfig& c, LinearKind kind, int& rows, int& cols) {
+  switch (kind) {
+    case LinearKind::Q: rows = c.q_dim(); cols = c.dim; break;
+    case LinearKind::K:
+    case LinearKind::V: rows = c.kv_dim(); cols = c.dim; break;
+    case LinearKind::O: rows = c.dim; cols = c.q_dim(); break;
+    case LinearKind::Gate:
+    case LinearKind::Up: rows = c.hidden_dim; cols = c.dim; break;
+    case LinearKind::Down: rows = c.dim; cols = c.hidden_dim; break;
+  }
+}
+
+template <typename F>
+void for_each_tensor(const ModelWeights& w, F&& f) {
+  const ModelConfig& c = w.config;
+  f("tok_embeddings", w.tok_embeddings, int64_t(c.vocab_size) * c.dim);
+  for (size_t l = 0; l < w.layers.size(); ++l) {
+    const LayerWeights& L = w.layers[l];
+    std::string p = "layers." + std::to_string(l) + ".";
+    f(p + "attn_norm", L.attn_norm, c.dim);
+    f(p + "ffn_norm", L.ffn_norm, c.dim);
+    for (int k = 0; k < kLinearKinds; ++k) f(p + linear_name(LinearKind(k)), L.linear[k].data, L.linear[k].numel());
+    if (c.qkv_bias) {
+      f(p + "q_bias", L.q_bias, c.q_dim());
+      f(p + "k_bias", L.k_bias, c.kv_dim());
+      f(p + "v_bias", L.v_bias, c.kv_dim());
+    }
+  }
+  f("final_norm", w.final_norm, c.dim);
+  if (w.output.data != w.tok_embeddings) f("output", w.output.data, w.output.numel());
+}
+
+}  // namespace
+
+void ModelWeights::validate() const {
+  const ModelConfig& c = config;
+  c.validate(source);
+  if (int(layers.size()) != c.n_layers)
+    fail("{}: {} layers loaded but the config says {}", source, layers.size(), c.n_layers);
+  for (size_t l = 0; l < layers.size(); ++l) {
+    for (int k = 0; k < kLinearKinds; ++k) {
+      int rows, cols;
+      linear_shape(c, LinearKind(k), rows, cols);
+      const MatrixView& m = layers[l].linear[k];
+      // A quantized checkpoint supplies its own linear layers: no FP32 data, shape still checked.
+      if (m.rows != rows || m.cols != cols)
+        fail("{}: layer {} {} has shape [{} x {}], expected [{} x {}]", source, l,
+             linear_name(LinearKind(k)), m.rows, m.cols, rows, cols);
+    }
+  }
+  if (output.rows != c.vocab_size || output.cols != c.dim)
+    fail("{}: output head has shape [{} x {}], expected [{} x {}]", source, output.rows, output.cols,
+         c.vocab_size, c.dim);
+  for_each_tensor(*this, [&](const std::string& name, const float* p, int64_t n) {
+    bool is_linear = name.find("_proj") != std::string::npos;
+    if (!p && !is_linear) fail("{}: tensor '{}' is missing", source, name);
+  });
+}
+
+std::string ModelWeights::find_non_finite() const {
+  std::string bad;
+  for_each_tensor(*this, [&](const std::string& name, const float* p, int64_t n) {
+    if (!bad.empty() || !p) return;
+    for (int64_t i = 0; i < n; ++i)
+      if (!std::isfinite(p[i])) {
+        bad = name;
+        return;
+      }
+  });
+  return bad;
+}
+
+int64_t ModelWeights::parameter_count() const {
+  int64_t total = 0;
+  for_each_tensor(*this, [&](const std::string&, const float*, int64_t n) { total += n; });
+  return total;
+}
+
+}  // namespace binq

@@ -1,0 +1,56 @@
+// FP32 weights of a LLaMA-family model. Tensors point either into a memory-mapped checkpoint
+// (llama2.c and F32 safetensors: no copy) or into buffers owned here (converted F16/BF16).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "binq/model/config.h"
+
+namespace binq {
+
+// Row-major [rows x cols] matrix view; a linear layer's weight is [out_features x in_features].
+struct MatrixView {
+  const float* data = nullptr;
+  int rows = 0;
+  int cols = 0;
+  int64_t numel() const { return int64_t(rows) * cols; }
+};
+
+// The seven linear layers of one decoder block.
+enum class LinearKind { Q = 0, K, V, O, Gate, Up, Down };
+inline constexpr int kLinearKinds = 7;
+const char* linear_name(LinearKind kind);   // "q_proj", ..., "down_proj" (HF names)
+
+struct LayerWeights {
+  const float* attn_norm = nullptr;  // [dim]
+  const float* ffn_norm = nullptr;   // [dim]
+  MatrixView linear[kLinearKinds];   // indexed by LinearKind
+  const float* q_bias = nullptr;     // [q_dim]  (Qwen2 only)
+  const float* k_bias = nullptr;     // [kv_dim]
+  const float* v_bias = nullptr;     // [kv_dim]
+  const MatrixView& w(LinearKind k) const { return linear[int(k)]; }
+};
+
+struct ModelWeights {
+  ModelConfig config;
+  std::string source;                    // file or folder it was loaded from
+  const float* tok_embeddings = nullptr; // [vocab x dim]
+  std::vector<LayerWeights> layers;
+  const float* final_norm = nullptr;     // [dim]
+  MatrixView output;                     // [vocab x dim]; == tok_embeddings when tied
+
+  // Owned storage backing the pointers above (mapped files, converted buffers).
+  std::vector<std::shared_ptr<const void>> keep_alive;
+  // Allocates an owned float buffer of n elements and returns its address.
+  float* allocate(size_t n);
+
+  // Fails naming the tensor if any pointer is missing or a shape disagrees with the config.
+  void validate() const;
+  // Scans every tensor for NaN/Inf; returns the name of the first bad one or "".
+  std::string find_non_finite() const;
+  int64_t parameter_count() const;
+};
+
+}  // namespace binq
