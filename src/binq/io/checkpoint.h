@@ -8,7 +8,8 @@
 namespace binq {
 
 // llama2.c checkpoint: legacy header (7 x int32, negative vocab = separate classifier) or the
-// versioned v1 float32 export (magic "ak42", version 1).
+// versioned v1 float32 export (magic "ak42", version 1); layouts in io/llama2c.h. Tensors point
+// into the memory map; the file size must match the header exactly.
 std::shared_ptr<ModelWeights> load_llama2c(const std::string& path);
 
 // Hugging Face directory: config.json + model.safetensors or model.safetensors.index.json.
@@ -17,5 +18,10 @@ std::shared_ptr<ModelWeights> load_hf_directory(const std::string& dir);
 
 // Dispatch on the path: a directory is HF, a file is llama2.c.
 std::shared_ptr<ModelWeights> load_checkpoint(const std::string& path);
+
+// What every loader above runs before returning: weights.validate() (pointers and shapes), then
+// a scan refusing NaN/Inf values with an error naming the tensor. Public so other loaders (and
+// writers fed by untrusted data) can apply the same gate.
+void check_loaded_weights(const ModelWeights& weights);
 
 }  // namespace binq

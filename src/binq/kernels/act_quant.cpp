@@ -1,0 +1,335 @@
+#include "binq/kernels/act_quant.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+
+#include "binq/core/error.h"
+
+namespace binq {
+namespace {
+
+constexpr int kChunkBits = 128;
+
+void check_config(const ActQuantConfig& cfg, const char* who) {
+  if (cfg.bits < 1 || cfg.bits > 8) fail("{}: activation bits must be 1..8, got {}", who, cfg.bits);
+  if (cfg.outlier_bits < 2 || cfg.outlier_bits > 8)
+    fail("{}: outlier bits must be 2..8, got {}", who, cfg.outlier_bits);
+}
+
+void check_shape(int n_tokens, int width, int K, const char* who) {
+  if (n_tokens < 0 || width <= 0 || K < 0 || K > width)
+    fail("{}: bad shape n_tokens={} width={} K={}", who, n_tokens, width, K);
+}
+
+void gather(const float* x, int width, const int32_t* perm, float* out) {
+  if (perm == nullptr) {
+    std::copy(x, x + width, out);
+    return;
+  }
+  for (int i = 0; i < width; ++i) out[i] = x[perm[i]];
+}
+
+// Value of code v under scales m (planes) + mc.
+inline double code_value(int v, int bits, const double* m, double mc) {
+  double s = mc;
+  for (int a = 0; a < bits; ++a)
+    if ((v >> a) & 1) s += m[a];
+  return s;
+}
+
+double l2_error(const float* x, const uint8_t* xq, int n, const float* table) {
+  double e = 0;
+  for (int i = 0; i < n; ++i) {
+    double d = double(x[i]) - table[xq[i]];
+    e += d * d;
+  }
+  return e;
+}
+
+// Solves the SPD system A y = b (n <= 9) by Cholesky; false if not positive definite.
+bool cholesky_solve(double* A, double* b, int n) {
+  for (int j = 0; j < n; ++j) {
+    double d = A[j * n + j];
+    for (int k = 0; k < j; ++k) d -= A[j * n + k] * A[j * n + k];
+    if (!(d > 0)) return false;
+    d = std::sqrt(d);
+    A[j * n + j] = d;
+    for (int i = j + 1; i < n; ++i) {
+      double s = A[i * n + j];
+      for (int k = 0; k < j; ++k) s -= A[i * n + k] * A[j * n + k];
+      A[i * n + j] = s / d;
+    }
+  }
+  for (int i = 0; i < n; ++i) {  // L y = b
+    double s = b[i];
+    for (int k = 0; k < i; ++k) s -= A[i * n + k] * b[k];
+    b[i] = s / A[i * n + i];
+  }
+  for (int i = n - 1; i >= 0; --i) {  // L^T x = y
+    double s = b[i];
+    for (int k = i + 1; k < n; ++k) s -= A[k * n + i] * b[k];
+    b[i] = s / A[i * n + i];
+  }
+  for (int i = 0; i < n; ++i)
+    if (!std::isfinite(b[i])) return false;
+  return true;
+}
+
+}  // namespace
+
+const char* balance_name(Balance b) {
+  switch (b) {
+    case Balance::None: return "none";
+    case Balance::Paper: return "paper";
+    case Balance::LeastSquares: return "lsq";
+  }
+  return "?";
+}
+
+Balance parse_balance(const std::string& s, const char* what) {
+  if (s == "none") return Balance::None;
+  if (s == "paper") return Balance::Paper;
+  if (s == "lsq" || s == "least-squares") return Balance::LeastSquares;
+  fail("{}: unknown balancing '{}' (expected none, paper or lsq)", what, s);
+}
+
+TokenQuant quantize_token(const float* x, int n, const ActQuantConfig& cfg, uint8_t* xq,
+                          float* xhat) {
+  TokenQuant p;
+  const int bits = cfg.bits;
+  const int levels = (1 << bits) - 1;
+  if (n <= 0) return p;
+  float lo = x[0], hi = x[0];
+  for (int i = 1; i < n; ++i) {
+    lo = std::min(lo, x[i]);
+    hi = std::max(hi, x[i]);
+  }
+  if (!std::isfinite(lo) || !std::isfinite(hi))
+    fail("activation quantization: non-finite activation (min {}, max {})", lo, hi);
+  if (hi == lo) {  // degenerate: x_hat = min exactly
+    p.mu = 0;
+    p.z = 0;
+    p.mc = lo;
+    std::fill(xq, xq + n, uint8_t(0));
+    if (xhat) std::fill(xhat, xhat + n, lo);
+    return p;
+  }
+  const float mu = (hi - lo) / float(levels);
+  const float zf = std::nearbyint(-lo / mu);
+  const int32_t z = static_cast<int32_t>(zf);
+  p.mu = mu;
+  p.z = z;
+  // Histogram per code: counts and sums for the balancing solves.
+  double cnt[256] = {}, sx[256] = {};
+  for (int i = 0; i < n; ++i) {
+    float r = std::nearbyint(x[i] / mu) + zf;
+    r = std::clamp(r, 0.0f, float(levels));
+    int v = static_cast<int>(r);
+    xq[i] = static_cast<uint8_t>(v);
+    cnt[v] += 1;
+    sx[v] += x[i];
+  }
+  double m[9];
+  for (int a = 0; a < bits; ++a) m[a] = std::ldexp(double(mu), a);
+  double mc = -double(mu) * double(z);
+  float plain_table[256];
+  for (int v = 0; v <= levels; ++v) plain_table[v] = mu * float(v - z);
+
+  if (cfg.balance == Balance::Paper) {
+    // E_i = x_i - x_hat_i; sum over a code's members: sx[v] - cnt[v] * x_hat(v).
+    double nnz = double(n) - cnt[0];
+    if (nnz > 0) {
+      double delta[8] = {};
+      for (int v = 1; v <= levels; ++v) {
+        if (cnt[v] == 0) continue;
+        double esum = sx[v] - cnt[v] * double(plain_table[v]);
+        for (int a = 0; a < bits; ++a)
+          if ((v >> a) & 1) delta[a] += double(1 << a) / double(v) * esum;
+      }
+      for (int a = 0; a < bits; ++a) m[a] += delta[a] / nnz;
+    }
+  } else if (cfg.balance == Balance::LeastSquares) {
+    const int d = bits + 1;  // unknowns m_0..m_{bits-1}, m_c
+    double A[81] = {}, b[9] = {};
+    for (int v = 0; v <= levels; ++v) {
+      if (cnt[v] == 0) continue;
+      double f[9];
+      for (int a = 0; a < bits; ++a) f[a] = (v >> a) & 1;
+      f[bits] = 1;
+      for (int r = 0; r < d; ++r) {
+        if (f[r] == 0) continue;
+        b[r] += sx[v];
+        for (int c = 0; c < d; ++c) A[r * d + c] += cnt[v] * f[c];
+      }
+    }
+    double trace = 0;
+    for (int r = 0; r < d; ++r) trace += A[r * d + r];
+    const double lambda = 1e-9 * trace / d;  // ridge toward the plain solution
+    double plain[9];
+    for (int a = 0; a < bits; ++a) plain[a] = m[a];
+    plain[bits] = mc;
+    for (int r = 0; r < d; ++r) {
+      A[r * d + r] += lambda;
+      b[r] += lambda * plain[r];
+    }
+    if (cholesky_solve(A, b, d)) {
+      float table[256];
+      for (int v = 0; v <= levels; ++v) table[v] = float(code_value(v, bits, b, b[bits]));
+      if (l2_error(x, xq, n, table) <= l2_error(x, xq, n, plain_table)) {
+        for (int a = 0; a < bits; ++a) m[a] = b[a];
+        mc = b[bits];
+      }
+    }
+  }
+  for (int a = 0; a < bits; ++a) p.m[a] = float(m[a]);
+  p.mc = float(mc);
+  if (xhat) {
+    if (cfg.balance == Balance::None) {
+      for (int i = 0; i < n; ++i) xhat[i] = plain_table[xq[i]];
+    } else {
+      float table[256];
+      double mf[8];
+      for (int a = 0; a < bits; ++a) mf[a] = p.m[a];
+      for (int v = 0; v <= levels; ++v) table[v] = float(code_value(v, bits, mf, p.mc));
+      for (int i = 0; i < n; ++i) xhat[i] = table[xq[i]];
+    }
+  }
+  return p;
+}
+
+float quantize_outliers_token(const float* x, int n, int bits, int8_t* q, float* xhat) {
+  const int qmax = (1 << (bits - 1)) - 1;
+  float amax = 0;
+  for (int i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
+  if (!std::isfinite(amax)) fail("activation quantization: non-finite outlier activation");
+  if (amax == 0) {
+    std::fill(q, q + n, int8_t(0));
+    if (xhat) std::fill(xhat, xhat + n, 0.0f);
+    return 0.0f;
+  }
+  const float s = amax / float(qmax);
+  for (int i = 0; i < n; ++i) {
+    float r = std::clamp(std::nearbyint(x[i] / s), float(-qmax), float(qmax));
+    q[i] = static_cast<int8_t>(r);
+    if (xhat) xhat[i] = s * r;
+  }
+  return s;
+}
+
+ActsView QuantizedActs::view() const {
+  ActsView v;
+  v.n_tokens = n_tokens;
+  v.n_blocks = n_blocks;
+  v.n_chunks = n_chunks;
+  v.k_pad = k_pad;
+  v.planes = planes.data();
+  v.plane_pop = plane_pop.data();
+  v.m = m.data();
+  v.mc = mc.data();
+  v.outlier_q = outlier_q.data();
+  v.outlier_scale = outlier_scale.data();
+  return v;
+}
+
+int QuantizedActs::plane_bit(int t, int a, int i) const {
+  int l = i / block_size, o = i % block_size;
+  int64_t chunk = int64_t(t) * n_chunks + int64_t(l) * chunks_per_block + o / kChunkBits;
+  int w = (o % kChunkBits) / 64;
+  return int((planes[(chunk * 4 + a) * 2 + w] >> (o % 64)) & 1u);
+}
+
+void quantize_activations(const float* x, int n_tokens, int width, const int32_t* perm, int K,
+                          int block_size, const ActQuantConfig& cfg, QuantizedActs& out) {
+  check_config(cfg, "quantize_activations");
+  check_shape(n_tokens, width, K, "quantize_activations");
+  if (cfg.bits != 4)
+    fail("quantize_activations: the bitwise kernels need 4-bit activations, got {}", cfg.bits);
+  const int bw = width - K;
+  if (bw > 0 && block_size <= 0) fail("quantize_activations: block size must be > 0");
+  out.n_tokens = n_tokens;
+  out.width = width;
+  out.K = K;
+  out.block_size = block_size;
+  out.n_blocks = bw > 0 ? (bw + block_size - 1) / block_size : 0;
+  out.chunks_per_block = bw > 0 ? (block_size + kChunkBits - 1) / kChunkBits : 0;
+  const int last_w = bw - (out.n_blocks - 1) * block_size;
+  out.n_chunks = bw > 0 ? (out.n_blocks - 1) * out.chunks_per_block +
+                              (last_w + kChunkBits - 1) / kChunkBits
+                        : 0;
+  out.k_pad = (K + 31) / 32 * 32;
+  out.planes.assign(size_t(n_tokens) * out.n_chunks * 8, 0);
+  out.plane_pop.assign(size_t(n_tokens) * out.n_blocks * 4, 0);
+  out.m.assign(size_t(n_tokens) * 4, 0.0f);
+  out.mc.assign(n_tokens, 0.0f);
+  out.mu.assign(n_tokens, 0.0f);
+  out.z.assign(n_tokens, 0);
+  out.outlier_q.assign(size_t(n_tokens) * out.k_pad, 0);
+  out.outlier_scale.assign(n_tokens, 0.0f);
+
+#pragma omp parallel if (int64_t(n_tokens) * width > 65536)
+  {
+    std::vector<float> xp(width);
+    std::vector<uint8_t> xq(std::max(bw, 1));
+#pragma omp for schedule(static)
+    for (int t = 0; t < n_tokens; ++t) {
+      gather(x + int64_t(t) * width, width, perm, xp.data());
+      if (bw > 0) {
+        TokenQuant p = quantize_token(xp.data(), bw, cfg, xq.data(), nullptr);
+        for (int a = 0; a < 4; ++a) out.m[t * 4 + a] = p.m[a];
+        out.mc[t] = p.mc;
+        out.mu[t] = p.mu;
+        out.z[t] = p.z;
+        uint64_t* pl = out.planes.data() + size_t(t) * out.n_chunks * 8;
+        int32_t* pop = out.plane_pop.data() + size_t(t) * out.n_blocks * 4;
+        for (int l = 0; l < out.n_blocks; ++l) {
+          const int c0 = l * block_size, len = std::min(block_size, bw - c0);
+          uint64_t* blk = pl + int64_t(l) * out.chunks_per_block * 8;
+          for (int o0 = 0; o0 < len; o0 += 64) {
+            uint64_t w[4] = {0, 0, 0, 0};
+            const int m = std::min(64, len - o0);
+            const uint8_t* v = xq.data() + c0 + o0;
+            for (int b = 0; b < m; ++b) {
+              const uint64_t x4 = v[b];
+              w[0] |= (x4 & 1) << b;
+              w[1] |= ((x4 >> 1) & 1) << b;
+              w[2] |= ((x4 >> 2) & 1) << b;
+              w[3] |= ((x4 >> 3) & 1) << b;
+            }
+            uint64_t* dst = blk + (o0 / kChunkBits) * 8 + ((o0 % kChunkBits) >> 6);
+            for (int a = 0; a < 4; ++a) {
+              dst[a * 2] = w[a];
+              pop[l * 4 + a] += std::popcount(w[a]);
+            }
+          }
+        }
+      }
+      if (K > 0)
+        out.outlier_scale[t] = quantize_outliers_token(
+            xp.data() + bw, K, cfg.outlier_bits, out.outlier_q.data() + size_t(t) * out.k_pad,
+            nullptr);
+    }
+  }
+}
+
+void fake_quantize_activations(const float* x, int n_tokens, int width, const int32_t* perm,
+                               int K, const ActQuantConfig& cfg, float* x_hat) {
+  check_config(cfg, "fake_quantize_activations");
+  check_shape(n_tokens, width, K, "fake_quantize_activations");
+  const int bw = width - K;
+#pragma omp parallel if (int64_t(n_tokens) * width > 65536)
+  {
+    std::vector<float> xp(width);
+    std::vector<uint8_t> xq(std::max(bw, 1));
+    std::vector<int8_t> oq(std::max(K, 1));
+#pragma omp for schedule(static)
+    for (int t = 0; t < n_tokens; ++t) {
+      gather(x + int64_t(t) * width, width, perm, xp.data());
+      float* dst = x_hat + int64_t(t) * width;
+      if (bw > 0) quantize_token(xp.data(), bw, cfg, xq.data(), dst);
+      if (K > 0) quantize_outliers_token(xp.data() + bw, K, cfg.outlier_bits, oq.data(), dst + bw);
+    }
+  }
+}
+
+}  // namespace binq

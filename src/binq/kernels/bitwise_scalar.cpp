@@ -1,0 +1,126 @@
+// Scalar kernels: the reference path (and fallback on CPUs without AVX2). The integer entry point
+// counts with a plain loop over the bits of each 64-bit word, so it is obviously right; the float
+// path uses std::popcount on words (tested equal) and the same formula as the SIMD kernels:
+//   y = sum_l sum_a m_a [ (d1-d0) pc(q&b&s) + d0 pc(q&b) + (lo1-lo0) pc(b&s) + lo0 pc(b) ]
+//       + m_c * rowsum + s_w s_x * sum_k w_k x_k
+#include <bit>
+#include <cstring>
+
+#include "binq/core/half.h"
+#include "binq/kernels/kernel_table.h"
+
+namespace binq {
+namespace {
+
+int bitcount(uint64_t v) {
+  int c = 0;
+  for (int i = 0; i < 64; ++i) c += int((v >> i) & 1u);
+  return c;
+}
+
+const uint8_t* row_ptr(const BinaryLayerView& w, int j) { return w.rows + int64_t(j) * w.row_stride; }
+
+int wordcount(uint64_t v) { return std::popcount(v); }
+
+// Counts of one (row, block, token): c[a*3 + {0,1,2}]. Count = bitcount (reference, bit loop) for
+// the integer entry point, wordcount for the float path (so the scalar fallback is usable).
+template <int (*Count)(uint64_t)>
+void block_counts(const BinaryLayerView& w, const uint8_t* row, const uint64_t* tok_planes, int l,
+                  int32_t* c) {
+  const int nck = (l == w.n_blocks - 1) ? w.last_chunks : w.chunks_per_block;
+  for (int k = 0; k < 12; ++k) c[k] = 0;
+  for (int ck = 0; ck < nck; ++ck) {
+    const int64_t chunk = int64_t(l) * w.chunks_per_block + ck;
+    uint64_t q[2], s[2];
+    std::memcpy(q, row + w.bits_offset + chunk * 32, 16);
+    std::memcpy(s, row + w.bits_offset + chunk * 32 + 16, 16);
+    const uint64_t* b = tok_planes + chunk * 8;
+    for (int a = 0; a < 4; ++a)
+      for (int wd = 0; wd < 2; ++wd) {
+        const uint64_t ba = b[a * 2 + wd];
+        c[a * 3 + 0] += Count(q[wd] & ba & s[wd]);
+        c[a * 3 + 1] += Count(q[wd] & ba);
+        c[a * 3 + 2] += Count(ba & s[wd]);
+      }
+  }
+}
+
+int32_t outlier_dot(const BinaryLayerView& w, const uint8_t* row, const int8_t* xq) {
+  const int8_t* ow = reinterpret_cast<const int8_t*>(row + w.outlier_offset);
+  int32_t s = 0;
+  for (int k = 0; k < w.k_pad; ++k) s += int32_t(ow[k]) * xq[k];
+  return s;
+}
+
+void counts_scalar(const BinaryLayerView& w, const ActsView& x, int r0, int r1, int32_t* counts,
+                   int32_t* odot) {
+  for (int t = 0; t < x.n_tokens; ++t) {
+    const uint64_t* tp = x.planes + int64_t(t) * x.n_chunks * 8;
+    for (int j = r0; j < r1; ++j) {
+      const uint8_t* row = row_ptr(w, j);
+      for (int l = 0; l < w.n_blocks; ++l)
+        block_counts<bitcount>(w, row, tp, l, counts + ((int64_t(t) * w.out + j) * w.n_blocks + l) * 12);
+      odot[int64_t(t) * w.out + j] = outlier_dot(w, row, x.outlier_q + int64_t(t) * x.k_pad);
+    }
+  }
+}
+
+void gemm_scalar(const BinaryLayerView& w, const ActsView& x, int r0, int r1, float* y,
+                 float* scratch) {
+  const int nb = w.n_blocks;
+  float* e1 = scratch;
+  float* d0 = scratch + nb;
+  float* e3 = scratch + 2 * nb;
+  float* lo0 = scratch + 3 * nb;
+  for (int j = r0; j < r1; ++j) {
+    const uint8_t* row = row_ptr(w, j);
+    RowHeader h;
+    std::memcpy(&h, row, sizeof h);
+    const uint16_t* prm = reinterpret_cast<const uint16_t*>(row + w.params_offset);
+    for (int l = 0; l < nb; ++l) {
+      lo0[l] = fp16_to_float(prm[l]);
+      d0[l] = fp16_to_float(prm[nb + l]);
+      e3[l] = fp16_to_float(prm[2 * nb + l]) - lo0[l];
+      e1[l] = fp16_to_float(prm[3 * nb + l]) - d0[l];
+    }
+    const float wscale = fp16_to_float(h.outlier_scale);
+    for (int t = 0; t < x.n_tokens; ++t) {
+      const uint64_t* tp = x.planes + int64_t(t) * x.n_chunks * 8;
+      const float* m = x.m + t * 4;
+      const float* lt = x.lo_term + int64_t(t) * nb;
+      float acc = 0;
+      for (int l = 0; l < nb; ++l) {
+        int32_t c[12];
+        block_counts<wordcount>(w, row, tp, l, c);
+        float s = lo0[l] * lt[l];
+        for (int a = 0; a < 4; ++a)
+          s += m[a] * (e1[l] * float(c[a * 3]) + d0[l] * float(c[a * 3 + 1]) +
+                       e3[l] * float(c[a * 3 + 2]));
+        acc += s;
+      }
+      acc += x.mc[t] * h.rowsum;
+      if (w.K > 0)
+        acc += wscale * x.outlier_scale[t] *
+               float(outlier_dot(w, row, x.outlier_q + int64_t(t) * x.k_pad));
+      y[int64_t(t) * w.out + j] = acc;
+    }
+  }
+}
+
+void int8_dot_scalar(const int8_t* wm, const int32_t* wsum, int rows, int ld, const int8_t* x,
+                     int n_tokens, int r0, int r1, int32_t* out) {
+  for (int t = 0; t < n_tokens; ++t)
+    for (int j = r0; j < r1; ++j) {
+      int32_t s = 0;
+      for (int k = 0; k < ld; ++k) s += int32_t(wm[int64_t(j) * ld + k]) * x[int64_t(t) * ld + k];
+      out[int64_t(t) * rows + j] = s;
+    }
+}
+
+const KernelTable kTable{"scalar", counts_scalar, gemm_scalar, int8_dot_scalar};
+
+}  // namespace
+
+const KernelTable& detail::table_scalar() { return kTable; }
+
+}  // namespace binq

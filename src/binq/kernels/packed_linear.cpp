@@ -1,0 +1,292 @@
+#include "binq/kernels/packed_linear.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "binq/core/error.h"
+#include "binq/core/half.h"
+#include "binq/kernels/dispatch.h"
+
+namespace binq {
+namespace {
+
+constexpr int kChunkBits = 128;
+constexpr int kChunkBytes = 32;  // q (16 bytes) then s (16 bytes)
+
+uint16_t to_fp16_exact(float v, const char* field, int j, int l) {
+  uint16_t h = float_to_fp16(v);
+  if (fp16_to_float(h) != v && !(std::isnan(v)))
+    fail("pack: {}[row {}, block {}] = {} is not exactly representable in FP16", field, j, l, v);
+  return h;
+}
+
+void check_params(const BinaryLinearParams& p) {
+  const int out = p.out_features, in = p.in_features, K = p.n_outliers, B = p.block_size;
+  if (out <= 0 || in <= 0 || K < 0 || K > in)
+    fail("pack: bad shape out={} in={} K={}", out, in, K);
+  const int bw = in - K;
+  if (bw > 0 && (B <= 0 || B > 65535)) fail("pack: block_size must be 1..65535, got {}", B);
+  const size_t nb = bw > 0 ? size_t((bw + B - 1) / B) : 0;
+  auto need = [](const char* what, size_t got, size_t want) {
+    if (got != want) fail("pack: {} has {} elements, expected {}", what, got, want);
+  };
+  need("perm", p.perm.size(), size_t(in));
+  need("sign", p.sign.size(), size_t(out) * bw);
+  need("bitmap", p.bitmap.size(), size_t(out) * bw);
+  need("lo0", p.lo0.size(), size_t(out) * nb);
+  need("d0", p.d0.size(), size_t(out) * nb);
+  need("lo1", p.lo1.size(), size_t(out) * nb);
+  need("d1", p.d1.size(), size_t(out) * nb);
+  need("outlier_w", p.outlier_w.size(), size_t(out) * K);
+  need("outlier_scale", p.outlier_scale.size(), size_t(out));
+  std::vector<char> seen(in, 0);
+  for (int i = 0; i < in; ++i) {
+    int32_t v = p.perm[i];
+    if (v < 0 || v >= in || seen[v]) fail("pack: perm is not a permutation of 0..{}", in - 1);
+    seen[v] = 1;
+  }
+  for (size_t i = 0; i < p.sign.size(); ++i)
+    if (p.sign[i] > 1 || p.bitmap[i] > 1) fail("pack: sign/bitmap element {} is not 0/1", i);
+}
+
+}  // namespace
+
+BinaryLayerView PackedBinaryLinear::view() const {
+  BinaryLayerView v;
+  v.out = out_features;
+  v.in = in_features;
+  v.K = n_outliers;
+  v.block_size = block_size;
+  v.n_blocks = n_blocks;
+  v.chunks_per_block = chunks_per_block;
+  v.last_chunks = last_chunks;
+  v.n_chunks = n_chunks;
+  v.k_pad = k_pad;
+  v.row_stride = row_stride;
+  v.params_offset = params_offset;
+  v.bits_offset = bits_offset;
+  v.outlier_offset = outlier_offset;
+  v.rows = rows.data();
+  return v;
+}
+
+PackedBinaryLinear pack(const BinaryLinearParams& p) {
+  check_params(p);
+  PackedBinaryLinear w;
+  const int out = p.out_features, K = p.n_outliers, B = p.block_size, bw = p.binary_width();
+  w.out_features = out;
+  w.in_features = p.in_features;
+  w.n_outliers = K;
+  w.block_size = B;
+  w.n_blocks = bw > 0 ? (bw + B - 1) / B : 0;
+  w.chunks_per_block = bw > 0 ? (B + kChunkBits - 1) / kChunkBits : 0;
+  const int last_w = bw - (w.n_blocks - 1) * B;
+  w.last_chunks = bw > 0 ? (last_w + kChunkBits - 1) / kChunkBits : 0;
+  w.n_chunks = bw > 0 ? (w.n_blocks - 1) * w.chunks_per_block + w.last_chunks : 0;
+  w.k_pad = (K + 31) / 32 * 32;
+  w.params_offset = sizeof(RowHeader);
+  w.bits_offset = (w.params_offset + 8 * int64_t(w.n_blocks) + 31) / 32 * 32;
+  w.outlier_offset = w.bits_offset + int64_t(kChunkBytes) * w.n_chunks;
+  w.row_stride = w.outlier_offset + w.k_pad;
+  w.perm = p.perm;
+  w.rows.resize(size_t(out) * w.row_stride);
+  const int nb = w.n_blocks;
+  for (int j = 0; j < out; ++j) {
+    uint8_t* row = w.rows.data() + int64_t(j) * w.row_stride;
+    RowHeader h{};
+    double rowsum = 0;
+    uint16_t* prm = reinterpret_cast<uint16_t*>(row + w.params_offset);
+    for (int l = 0; l < nb; ++l) {
+      const size_t pi = size_t(j) * nb + l;
+      const float lo[2] = {p.lo0[pi], p.lo1[pi]}, d[2] = {p.d0[pi], p.d1[pi]};
+      prm[l] = to_fp16_exact(lo[0], "lo0", j, l);
+      prm[nb + l] = to_fp16_exact(d[0], "d0", j, l);
+      prm[2 * nb + l] = to_fp16_exact(lo[1], "lo1", j, l);
+      prm[3 * nb + l] = to_fp16_exact(d[1], "d1", j, l);
+      const int c0 = l * B, c1 = std::min(bw, c0 + B);
+      for (int c = c0; c < c1; ++c) {
+        const size_t wi = size_t(j) * bw + c;
+        const int s = p.bitmap[wi], q = p.sign[wi];
+        rowsum += double(lo[s]) + double(d[s]) * q;
+        const int o = c - c0;
+        uint8_t* chunk = row + w.bits_offset +
+                         int64_t(l * w.chunks_per_block + o / kChunkBits) * kChunkBytes;
+        uint64_t* qw = reinterpret_cast<uint64_t*>(chunk);
+        uint64_t* sw = reinterpret_cast<uint64_t*>(chunk + 16);
+        const int word = (o % kChunkBits) >> 6;
+        const uint64_t bit = uint64_t(1) << (o & 63);
+        if (q) qw[word] |= bit;
+        if (s) sw[word] |= bit;
+      }
+    }
+    int32_t wsum = 0;
+    int8_t* ow = reinterpret_cast<int8_t*>(row + w.outlier_offset);
+    for (int k = 0; k < K; ++k) {
+      ow[k] = p.outlier_w[size_t(j) * K + k];
+      wsum += ow[k];
+    }
+    h.rowsum = float(rowsum);
+    h.outlier_wsum = wsum;
+    h.outlier_scale = to_fp16_exact(p.outlier_scale[j], "outlier_scale", j, -1);
+    std::memcpy(row, &h, sizeof h);
+  }
+  return w;
+}
+
+BinaryLinearParams unpack(const PackedBinaryLinear& w) {
+  BinaryLinearParams p;
+  const int out = w.out_features, K = w.n_outliers, B = w.block_size, bw = w.binary_width();
+  const int nb = w.n_blocks;
+  p.out_features = out;
+  p.in_features = w.in_features;
+  p.n_outliers = K;
+  p.block_size = B;
+  p.perm = w.perm;
+  p.sign.resize(size_t(out) * bw);
+  p.bitmap.resize(size_t(out) * bw);
+  p.lo0.resize(size_t(out) * nb);
+  p.d0.resize(size_t(out) * nb);
+  p.lo1.resize(size_t(out) * nb);
+  p.d1.resize(size_t(out) * nb);
+  p.outlier_w.resize(size_t(out) * K);
+  p.outlier_scale.resize(out);
+  for (int j = 0; j < out; ++j) {
+    const uint8_t* row = w.row(j);
+    RowHeader h;
+    std::memcpy(&h, row, sizeof h);
+    p.outlier_scale[j] = fp16_to_float(h.outlier_scale);
+    const uint16_t* prm = reinterpret_cast<const uint16_t*>(row + w.params_offset);
+    for (int l = 0; l < nb; ++l) {
+      const size_t pi = size_t(j) * nb + l;
+      p.lo0[pi] = fp16_to_float(prm[l]);
+      p.d0[pi] = fp16_to_float(prm[nb + l]);
+      p.lo1[pi] = fp16_to_float(prm[2 * nb + l]);
+      p.d1[pi] = fp16_to_float(prm[3 * nb + l]);
+    }
+    for (int c = 0; c < bw; ++c) {
+      const int l = c / B, o = c % B;
+      const uint8_t* chunk =
+          row + w.bits_offset + int64_t(l * w.chunks_per_block + o / kChunkBits) * kChunkBytes;
+      uint64_t qw, sw;
+      const int word = (o % kChunkBits) >> 6;
+      std::memcpy(&qw, chunk + 8 * word, 8);
+      std::memcpy(&sw, chunk + 16 + 8 * word, 8);
+      p.sign[size_t(j) * bw + c] = uint8_t((qw >> (o & 63)) & 1);
+      p.bitmap[size_t(j) * bw + c] = uint8_t((sw >> (o & 63)) & 1);
+    }
+    const int8_t* ow = reinterpret_cast<const int8_t*>(row + w.outlier_offset);
+    for (int k = 0; k < K; ++k) p.outlier_w[size_t(j) * K + k] = ow[k];
+  }
+  return p;
+}
+
+std::vector<float> dequantize_permuted(const PackedBinaryLinear& w) {
+  const BinaryLinearParams p = unpack(w);
+  const int out = p.out_features, in = p.in_features, K = p.n_outliers, B = p.block_size;
+  const int bw = in - K, nb = w.n_blocks;
+  std::vector<float> d(size_t(out) * in);
+  for (int j = 0; j < out; ++j) {
+    for (int c = 0; c < bw; ++c) {
+      const size_t pi = size_t(j) * nb + c / B, wi = size_t(j) * bw + c;
+      const float lo = p.bitmap[wi] ? p.lo1[pi] : p.lo0[pi];
+      const float dd = p.bitmap[wi] ? p.d1[pi] : p.d0[pi];
+      d[size_t(j) * in + c] = lo + dd * p.sign[wi];
+    }
+    for (int k = 0; k < K; ++k)
+      d[size_t(j) * in + bw + k] = p.outlier_scale[j] * float(p.outlier_w[size_t(j) * K + k]);
+  }
+  return d;
+}
+
+namespace {
+
+void check_match(const PackedBinaryLinear& w, const QuantizedActs& x, const char* who) {
+  if (x.width != w.in_features || x.K != w.n_outliers ||
+      (w.binary_width() > 0 && x.block_size != w.block_size) || x.n_chunks != w.n_chunks ||
+      x.k_pad != w.k_pad)
+    fail("{}: activations (width {}, K {}, B {}) do not match the layer (in {}, K {}, B {})", who,
+         x.width, x.K, x.block_size, w.in_features, w.n_outliers, w.block_size);
+}
+
+// Splits [0, out) into one contiguous range per thread (rows rounded to multiples of 4).
+template <typename F>
+void for_row_ranges(int out, int64_t work, F&& f) {
+  const bool par = work > (int64_t(1) << 16) && out >= 8;
+#pragma omp parallel if (par)
+  {
+    const int nt = omp_get_num_threads(), id = omp_get_thread_num();
+    const int per = ((out + nt - 1) / nt + 3) / 4 * 4;
+    const int r0 = std::min(out, id * per), r1 = std::min(out, r0 + per);
+    if (r0 < r1) f(r0, r1);
+  }
+}
+
+}  // namespace
+
+void binary_gemm(const PackedBinaryLinear& w, const QuantizedActs& x, float* y,
+                 const KernelTable* table) {
+  check_match(w, x, "binary_gemm");
+  const KernelTable& kt = table ? *table : kernel_table();
+  const int n = x.n_tokens, nb = w.n_blocks;
+  if (n == 0) return;
+  std::vector<float> lo_term(size_t(n) * nb);
+  for (int t = 0; t < n; ++t)
+    for (int l = 0; l < nb; ++l) {
+      const int32_t* pop = x.plane_pop.data() + (size_t(t) * nb + l) * 4;
+      const float* m = x.m.data() + size_t(t) * 4;
+      lo_term[size_t(t) * nb + l] = m[0] * pop[0] + m[1] * pop[1] + m[2] * pop[2] + m[3] * pop[3];
+    }
+  ActsView av = x.view();
+  av.lo_term = lo_term.data();
+  const BinaryLayerView wv = w.view();
+  for_row_ranges(w.out_features, int64_t(w.out_features) * w.in_features * n,
+                 [&](int r0, int r1) {
+                   std::vector<float> scratch(4 * size_t(nb) + 64);
+                   kt.binary_gemm(wv, av, r0, r1, y, scratch.data());
+                 });
+}
+
+void binary_int_parts(const PackedBinaryLinear& w, const QuantizedActs& x,
+                      std::vector<int32_t>& counts, std::vector<int32_t>& odot,
+                      const KernelTable* table) {
+  check_match(w, x, "binary_int_parts");
+  const KernelTable& kt = table ? *table : kernel_table();
+  const int n = x.n_tokens, out = w.out_features;
+  counts.assign(size_t(n) * out * w.n_blocks * 12, -1);
+  odot.assign(size_t(n) * out, -1);
+  const ActsView av = x.view();
+  const BinaryLayerView wv = w.view();
+  for_row_ranges(out, int64_t(out) * w.in_features * n,
+                 [&](int r0, int r1) { kt.binary_counts(wv, av, r0, r1, counts.data(), odot.data()); });
+}
+
+std::vector<double> binary_magnitudes(const PackedBinaryLinear& w, const QuantizedActs& x) {
+  std::vector<int32_t> counts, odot;
+  binary_int_parts(w, x, counts, odot, &kernel_table(Isa::Scalar));
+  const int n = x.n_tokens, out = w.out_features, nb = w.n_blocks;
+  const BinaryLinearParams p = unpack(w);
+  std::vector<double> mag(size_t(n) * out, 0.0);
+  for (int t = 0; t < n; ++t)
+    for (int j = 0; j < out; ++j) {
+      RowHeader h;
+      std::memcpy(&h, w.row(j), sizeof h);
+      double s = std::fabs(double(x.mc[t]) * h.rowsum) +
+                 std::fabs(double(p.outlier_scale[j]) * x.outlier_scale[t] * odot[size_t(t) * out + j]);
+      for (int l = 0; l < nb; ++l) {
+        const size_t pi = size_t(j) * nb + l;
+        const int32_t* c = counts.data() + ((size_t(t) * out + j) * nb + l) * 12;
+        const int32_t* pop = x.plane_pop.data() + (size_t(t) * nb + l) * 4;
+        for (int a = 0; a < 4; ++a)
+          s += std::fabs(double(x.m[t * 4 + a])) *
+               (std::fabs(double(p.d1[pi]) - p.d0[pi]) * c[a * 3] + std::fabs(p.d0[pi]) * c[a * 3 + 1] +
+                std::fabs(double(p.lo1[pi]) - p.lo0[pi]) * c[a * 3 + 2] + std::fabs(p.lo0[pi]) * pop[a]);
+      }
+      mag[size_t(t) * out + j] = s;
+    }
+  return mag;
+}
+
+}  // namespace binq

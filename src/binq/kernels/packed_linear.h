@@ -1,0 +1,53 @@
+// Packed W(1+1) linear layer for the bitwise kernels (layout: docs/format.md, section
+// "Packed binary linear layer") and the front ends that run it.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "binq/kernels/act_quant.h"
+#include "binq/kernels/aligned_buffer.h"
+#include "binq/kernels/kernel_table.h"
+#include "binq/quant/binary_layer.h"  // header-only use: the struct, no quant/ symbols
+
+namespace binq {
+
+struct PackedBinaryLinear {
+  int out_features = 0, in_features = 0, n_outliers = 0, block_size = 0;
+  int n_blocks = 0, chunks_per_block = 0, last_chunks = 0, n_chunks = 0, k_pad = 0;
+  int64_t row_stride = 0, params_offset = 0, bits_offset = 0, outlier_offset = 0;
+  std::vector<int32_t> perm;  // [in]
+  AlignedBuffer rows;         // [out x row_stride]
+
+  int binary_width() const { return in_features - n_outliers; }
+  BinaryLayerView view() const;
+  // Every byte the layer occupies: row records (padding included) + permutation.
+  int64_t bytes() const { return int64_t(rows.size()) + int64_t(perm.size()) * 4; }
+  double bits_per_weight() const {
+    return 8.0 * double(bytes()) / (double(out_features) * in_features);
+  }
+  const uint8_t* row(int j) const { return rows.data() + int64_t(j) * row_stride; }
+};
+
+// Packs a quantizer layer. Fails (naming the field) on inconsistent sizes, bits other than 0/1,
+// or lo/d/outlier scales that are not exactly representable in FP16.
+PackedBinaryLinear pack(const BinaryLinearParams& p);
+// Inverse of pack (bit-exact): the round trip returns the same params.
+BinaryLinearParams unpack(const PackedBinaryLinear& w);
+// Dequantized weights [out x in] with columns in PERMUTED order (outliers last), as floats:
+// w = lo_s + d_s q for binary columns, scale * q for outliers.
+std::vector<float> dequantize_permuted(const PackedBinaryLinear& w);
+
+// y [n_tokens x out] = W x for activations quantized with the layer's perm / K / block size.
+// table: nullptr = active ISA. Parallel over rows with OpenMP.
+void binary_gemm(const PackedBinaryLinear& w, const QuantizedActs& x, float* y,
+                 const KernelTable* table = nullptr);
+// Integer parts (see BinaryCountsFn) for exact cross-ISA checks.
+void binary_int_parts(const PackedBinaryLinear& w, const QuantizedActs& x,
+                      std::vector<int32_t>& counts, std::vector<int32_t>& odot,
+                      const KernelTable* table = nullptr);
+// Magnitude bound for float tolerances: mag[t*out + j] = sum over the terms the kernel adds of
+// their absolute values (|params| x counts x |m|, |m_c rowsum|, |outlier product|). A correct
+// kernel is within ~(terms) * eps * mag of the exact value; tests use 1e-5 * mag.
+std::vector<double> binary_magnitudes(const PackedBinaryLinear& w, const QuantizedActs& x);
+
+}  // namespace binq

@@ -1,0 +1,65 @@
+// The .binq container (docs/format.md): a fixed 32-byte prefix, a JSON header that describes
+// the model, the quantization and every blob, then the blobs, each 64-byte aligned and CRC-32
+// checked. Written atomically; any truncation or corruption is reported by name on load.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "binq/core/mapped_file.h"
+
+namespace binq {
+
+inline constexpr char kBinqMagic[8] = {'B', 'I', 'N', 'Q', 'F', 'I', 'L', 'E'};
+inline constexpr uint32_t kBinqVersion = 1;
+inline constexpr uint64_t kBinqAlign = 64;
+
+// Builds a .binq file in memory blob by blob, then writes it in one atomic step.
+class BinqWriter {
+ public:
+  // dtype is informational for readers and `binq inspect`: f32, f16, i8, i32, u8.
+  void add(const std::string& name, const std::string& dtype, std::vector<int64_t> shape,
+           const void* data, size_t bytes);
+  nlohmann::json& header() { return header_; }  // free-form sections: "model", "quant", ...
+  void write(const std::string& path) const;
+  size_t data_bytes() const { return data_.size(); }
+
+ private:
+  nlohmann::json header_ = nlohmann::json::object();
+  nlohmann::json blobs_ = nlohmann::json::object();
+  std::string data_;
+};
+
+struct BlobInfo {
+  std::string dtype;
+  std::vector<int64_t> shape;
+  uint64_t offset = 0;  // absolute file offset
+  uint64_t bytes = 0;
+};
+
+class BinqReader {
+ public:
+  // Maps the file, checks magic, version, header CRC and every blob's bounds and CRC.
+  explicit BinqReader(const std::string& path);
+  const nlohmann::json& header() const { return header_; }
+  const std::string& path() const { return file_->path(); }
+  bool has(const std::string& name) const { return blobs_.count(name) != 0; }
+  const BlobInfo& info(const std::string& name) const;
+  // The blob's bytes; fails naming the blob if missing, of another dtype or of another size.
+  const uint8_t* blob(const std::string& name, const std::string& dtype, uint64_t expected_bytes) const;
+  const std::map<std::string, BlobInfo>& blobs() const { return blobs_; }
+  uint64_t file_size() const { return file_->size(); }
+  std::shared_ptr<const MappedFile> file() const { return file_; }
+
+ private:
+  std::shared_ptr<const MappedFile> file_;
+  nlohmann::json header_;
+  std::map<std::string, BlobInfo> blobs_;
+};
+
+uint32_t crc32_of(const void* data, size_t bytes);
+
+}  // namespace binq

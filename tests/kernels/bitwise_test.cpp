@@ -1,0 +1,168 @@
+// Packed W(1+1)A(1x4) layer: every ISA equals the scalar reference exactly in the integer parts
+// and within a magnitude-scaled tolerance in floats; bitwise == simulated (dequantized weights x
+// fake-quantized activations); pack/unpack round trip.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "binq/core/error.h"
+#include "binq/kernels/dispatch.h"
+#include "binq/kernels/packed_linear.h"
+#include "kernels/kernel_test_util.h"
+
+namespace binq {
+namespace {
+
+struct Shape {
+  int out, in, K, B;
+};
+
+// Awkward sizes: widths not multiples of 64/128, short last blocks, K = 0 and K > 0, B > 128.
+const Shape kShapes[] = {
+    {37, 300, 0, 128}, {33, 300, 44, 128}, {16, 1000, 128, 128}, {9, 200, 7, 64},
+    {20, 517, 5, 100}, {11, 700, 33, 256}, {8, 130, 130, 128},   {5, 97, 0, 300},
+};
+
+std::string name(const Shape& s) {
+  return fmt::format("{}x{} K={} B={}", s.out, s.in, s.K, s.B);
+}
+
+TEST(PackedBinaryLinear, PackUnpackRoundTrip) {
+  for (const Shape& s : kShapes) {
+    const BinaryLinearParams p = test::random_layer(s.out, s.in, s.K, s.B, 11);
+    const PackedBinaryLinear w = pack(p);
+    const BinaryLinearParams u = unpack(w);
+    SCOPED_TRACE(name(s));
+    EXPECT_EQ(u.perm, p.perm);
+    EXPECT_EQ(u.sign, p.sign);
+    EXPECT_EQ(u.bitmap, p.bitmap);
+    EXPECT_EQ(u.lo0, p.lo0);
+    EXPECT_EQ(u.d0, p.d0);
+    EXPECT_EQ(u.lo1, p.lo1);
+    EXPECT_EQ(u.d1, p.d1);
+    EXPECT_EQ(u.outlier_w, p.outlier_w);
+    EXPECT_EQ(u.outlier_scale, p.outlier_scale);
+    EXPECT_EQ(w.row_stride % 32, 0);
+    EXPECT_EQ(w.bytes(), int64_t(w.rows.size()) + 4 * s.in);
+  }
+}
+
+TEST(PackedBinaryLinear, BitsPerWeightLlamaLayer) {
+  const BinaryLinearParams p = test::random_layer(64, 4096, 128, 128, 3);
+  const PackedBinaryLinear w = pack(p);
+  EXPECT_EQ(w.row_stride, 1408);  // 16 header + 248 params -> 288, 31 x 32 bits, 128 outliers
+  const double bpw = 8.0 * double(w.row_stride) / 4096;
+  EXPECT_NEAR(bpw, 2.75, 1e-12);
+}
+
+TEST(PackedBinaryLinear, PackRejectsBadInput) {
+  BinaryLinearParams p = test::random_layer(4, 100, 4, 64, 1);
+  p.sign[3] = 2;
+  EXPECT_THROW(pack(p), Error);
+  p = test::random_layer(4, 100, 4, 64, 1);
+  p.lo0[0] = 0.1f;  // not FP16-exact
+  EXPECT_THROW(pack(p), Error);
+  p = test::random_layer(4, 100, 4, 64, 1);
+  p.perm[0] = p.perm[1];
+  EXPECT_THROW(pack(p), Error);
+  p = test::random_layer(4, 100, 4, 64, 1);
+  p.d1.pop_back();
+  EXPECT_THROW(pack(p), Error);
+}
+
+class BitwiseIsaTest : public ::testing::TestWithParam<Balance> {};
+
+TEST_P(BitwiseIsaTest, AllIsasMatchScalarAndSimulation) {
+  const Balance bal = GetParam();
+  for (const Shape& s : kShapes) {
+    const BinaryLinearParams p = test::random_layer(s.out, s.in, s.K, s.B, 7 + s.in);
+    const PackedBinaryLinear w = pack(p);
+    const std::vector<float> wd = dequantize_permuted(w);
+    for (int n : {1, 3, 17}) {
+      SCOPED_TRACE(fmt::format("{} n={} balance={}", name(s), n, balance_name(bal)));
+      const std::vector<float> x = test::random_acts(n, s.in, 100 + n);
+      ActQuantConfig cfg;
+      cfg.balance = bal;
+      QuantizedActs qa;
+      quantize_activations(x.data(), n, s.in, p.perm.data(), s.K, s.B, cfg, qa);
+      std::vector<float> xhat(size_t(n) * s.in);
+      fake_quantize_activations(x.data(), n, s.in, p.perm.data(), s.K, cfg, xhat.data());
+
+      const KernelTable& ref = kernel_table(Isa::Scalar);
+      std::vector<int32_t> rc, ro;
+      binary_int_parts(w, qa, rc, ro, &ref);
+      std::vector<float> ry(size_t(n) * s.out);
+      binary_gemm(w, qa, ry.data(), &ref);
+      const std::vector<double> mag = binary_magnitudes(w, qa);
+
+      // Simulated path: double dot of dequantized weights and fake-quantized activations.
+      for (int t = 0; t < n; ++t)
+        for (int j = 0; j < s.out; ++j) {
+          double sim = 0;
+          for (int i = 0; i < s.in; ++i)
+            sim += double(wd[size_t(j) * s.in + i]) * xhat[size_t(t) * s.in + i];
+          const size_t k = size_t(t) * s.out + j;
+          ASSERT_NEAR(ry[k], sim, 2e-5 * mag[k] + 1e-30) << "t=" << t << " j=" << j;
+        }
+
+      for (Isa isa : supported_isas()) {
+        SCOPED_TRACE(isa_name(isa));
+        const KernelTable& kt = kernel_table(isa);
+        std::vector<int32_t> c, o;
+        binary_int_parts(w, qa, c, o, &kt);
+        ASSERT_EQ(c, rc);
+        ASSERT_EQ(o, ro);
+        std::vector<float> y(size_t(n) * s.out);
+        binary_gemm(w, qa, y.data(), &kt);
+        for (size_t k = 0; k < y.size(); ++k) ASSERT_NEAR(y[k], ry[k], 1e-5 * mag[k] + 1e-30) << k;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Balances, BitwiseIsaTest,
+                         ::testing::Values(Balance::None, Balance::Paper, Balance::LeastSquares),
+                         [](const auto& info) { return std::string(balance_name(info.param)); });
+
+TEST(BitwiseKernels, CountsAreTheDefinition) {
+  // Integer parts checked against the unpacked definition (not just scalar vs SIMD).
+  const Shape s{6, 333, 9, 128};
+  const BinaryLinearParams p = test::random_layer(s.out, s.in, s.K, s.B, 5);
+  const PackedBinaryLinear w = pack(p);
+  const std::vector<float> x = test::random_acts(2, s.in, 9);
+  QuantizedActs qa;
+  quantize_activations(x.data(), 2, s.in, p.perm.data(), s.K, s.B, ActQuantConfig{}, qa);
+  std::vector<int32_t> c, o;
+  binary_int_parts(w, qa, c, o);
+  const int bw = s.in - s.K, nb = w.n_blocks;
+  for (int t = 0; t < 2; ++t)
+    for (int j = 0; j < s.out; ++j) {
+      for (int l = 0; l < nb; ++l)
+        for (int a = 0; a < 4; ++a) {
+          int e[3] = {0, 0, 0};
+          for (int i = l * s.B; i < std::min(bw, (l + 1) * s.B); ++i) {
+            const int b = qa.plane_bit(t, a, i), q = p.sign[j * bw + i], sb = p.bitmap[j * bw + i];
+            e[0] += q & b & sb;
+            e[1] += q & b;
+            e[2] += b & sb;
+          }
+          for (int k = 0; k < 3; ++k) ASSERT_EQ(c[((t * s.out + j) * nb + l) * 12 + a * 3 + k], e[k]);
+        }
+      int32_t od = 0;
+      for (int k = 0; k < s.K; ++k) od += int32_t(p.outlier_w[j * s.K + k]) * qa.outlier_q[t * qa.k_pad + k];
+      ASSERT_EQ(o[t * s.out + j], od);
+    }
+}
+
+TEST(BitwiseKernels, MismatchedActivationsFail) {
+  const BinaryLinearParams p = test::random_layer(4, 256, 0, 128, 5);
+  const PackedBinaryLinear w = pack(p);
+  const std::vector<float> x = test::random_acts(1, 256, 9);
+  QuantizedActs qa;
+  quantize_activations(x.data(), 1, 256, nullptr, 0, 64, ActQuantConfig{}, qa);
+  std::vector<float> y(4);
+  EXPECT_THROW(binary_gemm(w, qa, y.data()), Error);
+}
+
+}  // namespace
+}  // namespace binq
