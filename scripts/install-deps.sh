@@ -7,5 +7,5 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
   build-essential cmake pkg-config git \
-  zlib1g-dev libopenblas-dev libsentencepiece-dev nlohmann-json3-dev libcli11-dev libfmt-dev \
+  zlib1g-dev libopenblas-openmp-dev libsentencepiece-dev nlohmann-json3-dev libcli11-dev libfmt-dev \
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -13,7 +13,7 @@ namespace binq {
 namespace {
 
 void rmsnorm(const float* x, const float* w, int n_tokens, int dim, float eps, float* out) {
-#pragma omp parallel for if (n_tokens > 4)
+#pragma omp parallel for if (int64_t(n_tokens) * dim > (1 << 16))
   for (int t = 0; t < n_tokens; ++t) {
     const float* xt = x + size_t(t) * dim;
     float* ot = out + size_t(t) * dim;
@@ -116,7 +116,9 @@ void LlamaModel::attention(int layer, const float* q, int n, int pos, const KVCa
   const int hd = c.head_dim, group = c.n_heads / c.n_kv_heads;
   const float scale = 1.0f / std::sqrt(float(hd));
   const int total = pos + n;
-#pragma omp parallel
+  // Threads only pay off when there is real work: a barrier costs more than a tiny model's head.
+  const int64_t work = int64_t(n) * c.n_heads * total * hd;
+#pragma omp parallel if (work > (1 << 18))
   {
     std::vector<float> scores(total);
 #pragma omp for collapse(2) schedule(dynamic, 4)
