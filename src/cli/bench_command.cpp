@@ -58,7 +58,7 @@ void run(const BenchCmd& o) {
     name = "synthetic " + o.synth + " fp32";
     size_bytes = w->parameter_count() * 4;
   } else {
-    LoadedModel lm = open_model(o.model.model, o.model.tokenizer, /*need_tokenizer=*/false);
+    LoadedModel lm = o.model.open(/*need_tokenizer=*/false);
     model = lm.model;
     name = o.model.model;
     size_bytes = lm.size_bytes;
@@ -128,6 +128,7 @@ void setup(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("bench", "prefill and decode throughput (llama-bench style)");
   cmd->add_option("-m,--model", o->model.model, "llama2.c checkpoint, Hugging Face directory or .binq file");
   cmd->add_option("--tokenizer", o->model.tokenizer, "unused; accepted for symmetry");
+  cmd->add_flag("--simulate", o->model.simulate, ".binq only: run the simulated (dequantized) path instead of the bitwise kernels");
   cmd->add_option("--synth", o->synth, "random weights of a known shape instead of --model (tinyllama-1.1b, llama-7b, ...)");
   cmd->add_option("-p,--n-prompt", o->prompt, "prompt lengths to prefill (0 = skip)")->delimiter(',')->capture_default_str();
   cmd->add_option("-n,--n-gen", o->gen, "tokens to decode (0 = skip)")->delimiter(',')->capture_default_str();

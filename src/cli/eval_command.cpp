@@ -67,7 +67,7 @@ void run_eval(const EvalArgs& a) {
   const std::string data_dir = a.data_dir.empty() ? shared_dir() + "/data" : a.data_dir;
   if (!is_directory(data_dir)) fail("--data-dir {}: not a directory (expected the shared data folder)", data_dir);
 
-  LoadedModel loaded = open_model(a.model.model, a.model.tokenizer, true);
+  LoadedModel loaded = a.model.open();
   const bool json_stdout = a.json_path == "-";
   // With --json - the JSON owns stdout; the tables then go to stderr.
   std::FILE* text_out = json_stdout ? stderr : stdout;

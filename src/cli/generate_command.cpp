@@ -24,7 +24,7 @@ struct GenerateOptions {
 
 void run_generate(const GenerateOptions& o) {
   set_threads(o.model.threads);
-  LoadedModel lm = open_model(o.model.model, o.model.tokenizer);
+  LoadedModel lm = o.model.open();
   const LlamaModel& model = *lm.model;
   const Tokenizer& tok = *lm.tokenizer;
   const int vocab = model.config().vocab_size;

@@ -25,7 +25,7 @@ struct PerplexityCmd {
 void run(const PerplexityCmd& o) {
   set_threads(o.model.threads);
   if (o.file.empty() == o.dataset.empty()) fail("give exactly one of --file or --dataset");
-  LoadedModel lm = open_model(o.model.model, o.model.tokenizer);
+  LoadedModel lm = o.model.open();
   const std::string data_dir = o.data_dir.empty() ? shared_dir() + "/data" : o.data_dir;
   const std::string text = o.file.empty() ? load_perplexity_dataset(o.dataset, data_dir) : read_text_file(o.file);
 
