@@ -97,7 +97,10 @@ void run(const BenchCmd& o) {
     for (int g : o.gen) measure("tg" + std::to_string(g), g, false);
   }
 
-  const double gib = size_bytes / double(1 << 30);
+  const std::string size_str = size_bytes >= (1 << 30) ? fmt::format("{:.2f} GiB", size_bytes / double(1 << 30))
+                                                        : fmt::format("{:.2f} MiB", size_bytes / double(1 << 20));
+  const std::string params_str = params >= 1000000000 ? fmt::format("{:.2f} B", params / 1e9)
+                                                      : fmt::format("{:.2f} M", params / 1e6);
   const double bpw = 8.0 * size_bytes / params;
   auto gflops = [&](const Row& r) { return 2.0 * linear_params * r.mean() / 1e9; };
   if (o.output == "json") {
@@ -116,8 +119,8 @@ void run(const BenchCmd& o) {
     std::cout << "| model | size | params | bits/w | threads | test | t/s | GFLOP/s |\n"
                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
     for (auto& r : rows)
-      std::cout << fmt::format("| {} | {:.2f} GiB | {:.2f} B | {:.2f} | {} | {} | {:.2f} ± {:.2f} | {:.1f} |\n", name,
-                               gib, params / 1e9, bpw, r.threads, r.test, r.mean(), r.stddev(), gflops(r));
+      std::cout << fmt::format("| {} | {} | {} | {:.2f} | {} | {} | {:.2f} ± {:.2f} | {:.1f} |\n", name,
+                               size_str, params_str, bpw, r.threads, r.test, r.mean(), r.stddev(), gflops(r));
   } else {
     fail("-o/--output: expected md, csv or json (got '{}')", o.output);
   }

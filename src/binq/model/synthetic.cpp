@@ -62,7 +62,7 @@ float* random_tensor(ModelWeights& w, size_t n, float amplitude, uint64_t seed) 
 
 }  // namespace
 
-std::shared_ptr<ModelWeights> make_synthetic_weights(const ModelConfig& config, uint64_t seed) {
+std::shared_ptr<ModelWeights> make_synthetic_weights(const ModelConfig& config, uint64_t seed, bool linears) {
   auto w = std::make_shared<ModelWeights>();
   const ModelConfig& c = w->config = config;
   w->source = "synthetic:" + c.arch;
@@ -81,7 +81,7 @@ std::shared_ptr<ModelWeights> make_synthetic_weights(const ModelConfig& config, 
     const int cols[kLinearKinds] = {c.dim, c.dim, c.dim, c.q_dim(), c.dim, c.dim, c.hidden_dim};
     for (int k = 0; k < kLinearKinds; ++k) {
       float a = std::sqrt(3.0f / cols[k]);
-      L.linear[k] = {random_tensor(*w, size_t(rows[k]) * cols[k], a, tensor++), rows[k], cols[k]};
+      L.linear[k] = {linears ? random_tensor(*w, size_t(rows[k]) * cols[k], a, tensor++) : nullptr, rows[k], cols[k]};
     }
     if (c.qkv_bias) {
       L.q_bias = w->allocate(c.q_dim());

@@ -14,6 +14,7 @@ ModelConfig synthetic_config(const std::string& shape);
 std::vector<std::string> synthetic_shape_names();
 
 // Weights ~ U(-a, a) with a = sqrt(3/fan_in) (unit-variance outputs), norms 1. Deterministic in seed.
-std::shared_ptr<ModelWeights> make_synthetic_weights(const ModelConfig& config, uint64_t seed);
+// With linears == false the linear layers get their shapes but no data (for quantized stand-ins).
+std::shared_ptr<ModelWeights> make_synthetic_weights(const ModelConfig& config, uint64_t seed, bool linears = true);
 
 }  // namespace binq
