@@ -1,19 +1,24 @@
 // Kernel benchmarks: bitwise W(1+1)A(1x4) GEMV/GEMM per ISA vs FP32 OpenBLAS and INT8 W8A8, on
-// LLaMA-7B and TinyLlama-1.1B shapes, plus a DRAM read-bandwidth probe.
+// LLaMA-7B and TinyLlama-1.1B shapes, plus a DRAM read-bandwidth probe and INT4 KV attention.
 //
-// Counters: GBps = weight bytes read per second (packed bytes for bitwise, INT8 bytes for W8A8,
-// FP32 bytes for BLAS), GOPps = 2*out*in*n / time / 1e9. Weights rotate through copies totalling
-// >= 128 MB (4x L3) so every call streams them from DRAM, as in real inference of a 7B model
-// (set BINQ_BENCH_HOT=1 to reuse one copy instead). Activations are quantized outside the timed
-// loop; BM_ActQuant times the activation quantizer separately.
+// Counters: GBps = weight bytes read per second (ALL packed bytes for bitwise: row records with
+// headers, params, padding and outliers + the permutation; INT8 bytes for W8A8; FP32 bytes for
+// BLAS), frac_membw = GBps / the MemBW probe at the same thread count (measured once per process),
+// GOPps = 2*out*in*n / time / 1e9. Weights rotate through copies totalling >= 128 MB (4x L3) so
+// every call streams them from DRAM, as in real inference of a 7B model (BINQ_BENCH_HOT=1 reuses
+// one copy). Activations are quantized outside the timed loop; ActQuant times the quantizer.
+// Compare/<shape>/n:<n> times bitwise (best ISA), INT8 (best ISA) and BLAS interleaved in one loop
+// on the same weights-in-DRAM regime and reports the ratios, which are robust on a loaded machine.
 //
-// Quick run:  build-kern/bench/kernels_bench --benchmark_min_time=0.05
-//             --benchmark_filter='MemBW|/4096x4096/|/11008x4096/'
+// Quick run (LLaMA-7B shapes, batch 1 and 128, best ISA only, compare + probes):
+//   BINQ_BENCH_QUICK=1 OMP_NUM_THREADS=1 build-kern/bench/kernels_bench --benchmark_min_time=0.2
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 #include <immintrin.h>
 #include <omp.h>
 
+#include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -26,6 +31,7 @@
 #include "binq/kernels/aligned_buffer.h"
 #include "binq/kernels/dispatch.h"
 #include "binq/kernels/int8_linear.h"
+#include "binq/kernels/kv_int4.h"
 #include "binq/kernels/packed_linear.h"
 
 namespace binq {
@@ -94,9 +100,51 @@ BinaryCase& binary_case(int out, int in) {
   return c;
 }
 
+// DRAM read bandwidth: AVX2 sum over a 1 GiB buffer (>> 32 MB L3), 1 or 2 threads.
+__attribute__((target("avx2"))) float sum_avx2(const float* p, int64_t n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (int64_t i = 0; i < n; i += 32) {
+    a0 = _mm256_add_ps(a0, _mm256_load_ps(p + i));
+    a1 = _mm256_add_ps(a1, _mm256_load_ps(p + i + 8));
+    a2 = _mm256_add_ps(a2, _mm256_load_ps(p + i + 16));
+    a3 = _mm256_add_ps(a3, _mm256_load_ps(p + i + 24));
+  }
+  alignas(32) float t[8];
+  _mm256_store_ps(t, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
+}
+
+// Read bandwidth (GB/s) of `threads` threads over a 512 MiB buffer, best of 3 (cached per count).
+double membw_gbps(int threads) {
+  static double cached[3] = {0, 0, 0};
+  threads = std::min(std::max(threads, 1), 2);
+  if (cached[threads] > 0) return cached[threads];
+  const int64_t bytes = int64_t(512) << 20, n = bytes / 4;
+  AlignedBuffer buf(bytes);
+  const float* f = reinterpret_cast<const float*>(buf.data());
+  double best = 0;
+  for (int rep = 0; rep < 4; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    float total = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : total)
+    {
+      const int nt = omp_get_num_threads(), id = omp_get_thread_num();
+      const int64_t per = n / nt / 32 * 32;
+      total += sum_avx2(f + id * per, id == nt - 1 ? n - id * per : per);
+    }
+    benchmark::DoNotOptimize(total);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (rep > 0) best = std::max(best, 1e-9 * double(bytes) / s);  // rep 0 faults the pages in
+  }
+  return cached[threads] = best;
+}
+
 void set_counters(benchmark::State& st, int64_t weight_bytes, int out, int in, int n) {
   st.counters["GBps"] = benchmark::Counter(1e-9 * double(weight_bytes), benchmark::Counter::kIsIterationInvariantRate);
   st.counters["GOPps"] = benchmark::Counter(2e-9 * double(out) * in * n, benchmark::Counter::kIsIterationInvariantRate);
+  // Fraction of the probe's bandwidth (real time; filled in when the state finishes).
+  st.counters["frac_membw"] = benchmark::Counter(1e-9 * double(weight_bytes) / membw_gbps(omp_get_max_threads()),
+                                                 benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_Bitwise(benchmark::State& st, Shape s, int n, Isa isa) {
@@ -170,20 +218,6 @@ void BM_ActQuant(benchmark::State& st, int width, int n, Balance b) {
   st.counters["tokens_per_s"] = benchmark::Counter(double(n), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// DRAM read bandwidth: AVX2 sum over a 1 GiB buffer (>> 32 MB L3), 1 or 2 threads.
-__attribute__((target("avx2"))) float sum_avx2(const float* p, int64_t n) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  for (int64_t i = 0; i < n; i += 32) {
-    a0 = _mm256_add_ps(a0, _mm256_load_ps(p + i));
-    a1 = _mm256_add_ps(a1, _mm256_load_ps(p + i + 8));
-    a2 = _mm256_add_ps(a2, _mm256_load_ps(p + i + 16));
-    a3 = _mm256_add_ps(a3, _mm256_load_ps(p + i + 24));
-  }
-  alignas(32) float t[8];
-  _mm256_store_ps(t, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-  return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
-}
-
 void BM_MemBW(benchmark::State& st, int threads) {
   const int64_t bytes = int64_t(1) << 30, n = bytes / 4;
   static AlignedBuffer buf;
@@ -206,34 +240,111 @@ void BM_MemBW(benchmark::State& st, int threads) {
   st.counters["GBps"] = benchmark::Counter(1e-9 * double(bytes), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// Bitwise (best ISA) vs INT8 (best ISA) vs BLAS, interleaved in one loop; ratios > 1: bitwise faster.
+void BM_Compare(benchmark::State& st, Shape s, int n) {
+  BinaryCase& c = binary_case(s.out, s.in);
+  const std::vector<float> x = random_floats(size_t(n) * s.in, 3, 1.0f);
+  QuantizedActs qa;
+  ActQuantConfig cfg;
+  cfg.balance = Balance::LeastSquares;
+  quantize_activations(x.data(), n, s.in, c.copies[0].perm.data(), 128, 128, cfg, qa);
+  const std::vector<float> w = random_floats(size_t(s.out) * s.in, 4, 0.02f);
+  std::vector<Int8Linear> i8{quantize_int8_linear(w.data(), s.out, s.in)};
+  for (int k = 1; k < copies_for(i8[0].bytes()); ++k) i8.push_back(i8[0]);
+  Int8Acts ia;
+  quantize_int8_acts(x.data(), n, s.in, ia);
+  std::vector<std::vector<float>> fw{w};
+  for (int k = 1; k < copies_for(int64_t(s.out) * s.in * 4); ++k) fw.push_back(w);
+  std::vector<float> y(size_t(n) * s.out);
+  const KernelTable& kt = kernel_table(detect_isa());
+  double tb = 0, ti = 0, tf = 0;
+  size_t i = 0;
+  using clk = std::chrono::steady_clock;
+  for (auto _ : st) {
+    const auto t0 = clk::now();
+    binary_gemm(c.copies[i % c.copies.size()], qa, y.data(), &kt);
+    const auto t1 = clk::now();
+    int8_gemm(i8[i % i8.size()], ia, y.data(), &kt);
+    const auto t2 = clk::now();
+    const float* W = fw[i % fw.size()].data();
+    if (n == 1)
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, s.out, s.in, 1.0f, W, s.in, x.data(), 1, 0.0f, y.data(), 1);
+    else
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, s.out, s.in, 1.0f, x.data(), s.in, W, s.in,
+                  0.0f, y.data(), s.out);
+    const auto t3 = clk::now();
+    tb += std::chrono::duration<double>(t1 - t0).count();
+    ti += std::chrono::duration<double>(t2 - t1).count();
+    tf += std::chrono::duration<double>(t3 - t2).count();
+    ++i;
+  }
+  const double it = double(std::max<size_t>(i, 1));
+  st.counters["bitwise_us"] = 1e6 * tb / it;
+  st.counters["int8_us"] = 1e6 * ti / it;
+  st.counters["blas_us"] = 1e6 * tf / it;
+  st.counters["int8_over_bitwise"] = ti / tb;
+  st.counters["blas_over_bitwise"] = tf / tb;
+  st.counters["bitwise_GOPps"] = 2e-9 * double(s.out) * s.in * n * it / tb;
+  st.counters["bitwise_frac_membw"] =
+      1e-9 * double(c.copies[0].bytes()) * it / tb / membw_gbps(omp_get_max_threads());
+}
+
+// INT4 KV attention of one query head over n_pos positions (head_dim 128, 8 KV heads).
+void BM_KvAttend(benchmark::State& st, int n_pos, Isa isa) {
+  const int heads = 8, hd = 128;
+  KvInt4Cache cache(1, n_pos, heads, hd);
+  const std::vector<float> k = random_floats(size_t(n_pos) * heads * hd, 5, 1.0f);
+  const std::vector<float> v = random_floats(size_t(n_pos) * heads * hd, 6, 1.0f);
+  cache.store(0, 0, n_pos, k.data(), v.data());
+  const std::vector<float> q = random_floats(hd, 7, 1.0f);
+  std::vector<float> s(n_pos), out(hd);
+  const KernelTable& kt = kernel_table(isa);
+  for (auto _ : st) {
+    for (int h = 0; h < heads; ++h) cache.attend(0, h, q.data(), n_pos, 0.088f, s.data(), out.data(), &kt);
+    benchmark::DoNotOptimize(out.data());
+  }
+  st.counters["GBps"] = benchmark::Counter(1e-9 * double(cache.bytes()), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 std::string fmt_name(const char* a, int n, const char* b) {
   return std::string(a) + std::to_string(n) + "/" + b;
 }
 
 int register_all() {
+  const bool quick = std::getenv("BINQ_BENCH_QUICK") != nullptr;
   for (int th : {1, 2})
     benchmark::RegisterBenchmark(("MemBW/threads:" + std::to_string(th)).c_str(), BM_MemBW, th)
-        ->UseRealTime()->Unit(benchmark::kMillisecond);
+        ->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMillisecond);
   for (int n : {1, 32})
     for (Balance b : {Balance::None, Balance::LeastSquares})
       benchmark::RegisterBenchmark(fmt_name("ActQuant/4096/n:", n, balance_name(b)).c_str(), BM_ActQuant, 4096, n, b)
-          ->UseRealTime()->Unit(benchmark::kMicrosecond);
+          ->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMicrosecond);
+  for (int np : {512, 4096})
+    for (Isa isa : supported_isas())
+      benchmark::RegisterBenchmark(("KvAttend_" + std::string(isa_name(isa)) + "/pos:" + std::to_string(np)).c_str(),
+                                   BM_KvAttend, np, isa)
+          ->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMicrosecond);
   for (const Shape& s : kShapes) {
+    if (quick && std::string(s.model) != "llama7b") continue;
     const std::string shape = std::string(s.model) + "/" + std::to_string(s.out) + "x" + std::to_string(s.in);
     for (int n : kBatches) {
+      if (quick && n != 1 && n != 128) continue;
       const std::string tail = "/" + shape + "/n:" + std::to_string(n);
+      benchmark::RegisterBenchmark(("Compare" + tail).c_str(), BM_Compare, s, n)
+          ->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMicrosecond);
       for (Isa isa : supported_isas()) {
         if (isa == Isa::Scalar && n > 8) continue;  // the scalar fallback is slow; skip big batches
+        if (quick && isa != detect_isa()) continue;
         benchmark::RegisterBenchmark(("Bitwise_" + std::string(isa_name(isa)) + tail).c_str(), BM_Bitwise, s, n, isa)
-            ->UseRealTime()->Unit(benchmark::kMicrosecond);
+            ->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMicrosecond);
       }
       for (Isa isa : supported_isas()) {
-        if (isa == Isa::Scalar) continue;
+        if (isa == Isa::Scalar || (quick && isa != detect_isa())) continue;
         benchmark::RegisterBenchmark(("Int8_" + std::string(isa_name(isa)) + tail).c_str(), BM_Int8, s, n, isa)
-            ->UseRealTime()->Unit(benchmark::kMicrosecond);
+            ->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMicrosecond);
       }
       benchmark::RegisterBenchmark(("Fp32Blas" + tail).c_str(), BM_Fp32Blas, s, n)
-          ->UseRealTime()->Unit(benchmark::kMicrosecond);
+          ->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMicrosecond);
     }
   }
   return 0;

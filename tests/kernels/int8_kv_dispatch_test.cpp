@@ -1,4 +1,4 @@
-// INT8 W8A8 baseline, packed INT4 KV cache, and the ISA dispatch.
+// INT8 W8A8 baseline and the ISA dispatch (the packed INT4 KV cache: kv_int4_test.cpp).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +9,6 @@
 #include "binq/kernels/dispatch.h"
 #include "binq/kernels/int8_linear.h"
 #include "binq/kernels/kernel_table.h"
-#include "binq/kernels/kv_int4.h"
 #include "kernels/kernel_test_util.h"
 
 namespace binq {
@@ -51,45 +50,6 @@ TEST(Int8Linear, AllIsasExactAndCloseToFloat) {
       }
     }
   }
-}
-
-TEST(KvInt4, PackUnpackMatchesFakeQuant) {
-  const int groups = 12, hd = 37;  // odd head_dim: last byte half used
-  std::vector<float> x = test::random_acts(groups, hd, 5);
-  for (int i = 0; i < hd; ++i) x[3 * hd + i] = 0.75f;  // a constant group
-  std::vector<uint8_t> nib(groups * kv_int4_group_bytes(hd));
-  std::vector<KvInt4Group> prm(groups);
-  kv_int4_pack(x.data(), groups, hd, nib.data(), prm.data());
-  std::vector<float> deq(x.size()), ref(x.size());
-  kv_int4_unpack(nib.data(), prm.data(), groups, hd, deq.data());
-  fake_quantize_activations(x.data(), groups, hd, nullptr, 0, ActQuantConfig{}, ref.data());
-  EXPECT_EQ(deq, ref);
-  std::vector<float> q = test::random_acts(1, hd, 8);
-  for (int g = 0; g < groups; ++g) {
-    double e = 0, mag = 0;
-    for (int i = 0; i < hd; ++i) {
-      e += double(q[i]) * deq[g * hd + i];
-      mag += std::fabs(double(q[i]) * deq[g * hd + i]) + std::fabs(q[i] * prm[g].mu * prm[g].z);
-    }
-    EXPECT_NEAR(kv_int4_dot(q.data(), nib.data() + g * kv_int4_group_bytes(hd), prm[g], hd), e, 1e-5 * mag);
-  }
-}
-
-TEST(KvInt4, CacheStoresPerTokenPerHead) {
-  const int layers = 2, cap = 5, heads = 3, hd = 8, dim = heads * hd;
-  KvInt4Cache cache(layers, cap, heads, hd);
-  const std::vector<float> k = test::random_acts(2, dim, 1), v = test::random_acts(2, dim, 2);
-  cache.store(1, 3, 2, k.data(), v.data());
-  std::vector<float> ref(2 * dim), out(dim);
-  fake_quantize_activations(k.data(), 2 * heads, hd, nullptr, 0, ActQuantConfig{}, ref.data());
-  cache.key(1, 4, out.data());
-  for (int i = 0; i < dim; ++i) EXPECT_EQ(out[i], ref[dim + i]);
-  fake_quantize_activations(v.data(), 2 * heads, hd, nullptr, 0, ActQuantConfig{}, ref.data());
-  cache.value(1, 3, out.data());
-  for (int i = 0; i < dim; ++i) EXPECT_EQ(out[i], ref[i]);
-  EXPECT_EQ(cache.bytes(), 2 * (layers * cap * heads) * (4 + 8));
-  EXPECT_THROW(cache.key(2, 0, out.data()), Error);
-  EXPECT_THROW(cache.store(0, 4, 2, k.data(), v.data()), Error);
 }
 
 TEST(Dispatch, ForceAndEnvironment) {

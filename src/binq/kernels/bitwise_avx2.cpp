@@ -1,6 +1,8 @@
 // AVX2 kernels: popcounts with the scalar POPCNT instruction on 64-bit words (AND/ANDN in GPRs,
 // four ALU ports), the per-plane counts packed 16 bits apart into one 64-bit integer per count
-// type and widened to 4 float lanes (one lane per plane) for the weighting. INT8 products use the
+// type and widened to 4 double lanes (one lane per plane) for the weighting. The whole float step
+// is in double (parameters exact, products and sums to ~1e-16, rounded to float once) so the
+// result equals the scalar reference to a few float ulps (docs/format.md). INT8 products use the
 // VPMADDUBSW sign trick (|w| as u8, sign(w)*x as s8, no saturation since |x| <= 127, |w| <= 128).
 // No std:: templates or inline header functions here (see kernel_table.h).
 #include <immintrin.h>
@@ -17,10 +19,10 @@ constexpr int kTokTile = 4;
 inline uint64_t pc(uint64_t v) { return uint64_t(_mm_popcnt_u64(v)); }
 inline float fp16(uint16_t h) { return _cvtsh_ss(h); }
 
-inline float hsum128(__m128 s) {
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
+inline double hsum256d(__m256d v) {
+  __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+  s = _mm_add_sd(s, _mm_unpackhi_pd(s, s));
+  return _mm_cvtsd_f64(s);
 }
 
 inline int32_t hsum_epi32(__m256i v) {
@@ -30,34 +32,37 @@ inline int32_t hsum_epi32(__m256i v) {
   return _mm_cvtsi128_si32(s);
 }
 
-void row_params(const BinaryLayerView& w, const uint8_t* row, float* sc) {
+// FP16 params of one row -> scratch as exact doubles: e1 = d1-d0, d0, e3 = lo1-lo0, lo0 (nb
+// each; 4*nb doubles, the front end gives 8*nb + 64 floats of room). The differences of two FP16
+// values are exact in double.
+void row_params(const BinaryLayerView& w, const uint8_t* row, double* sc) {
   const int nb = w.n_blocks;
   const uint16_t* prm = reinterpret_cast<const uint16_t*>(row + w.params_offset);
   int l = 0;
-  for (; l + 8 <= nb; l += 8) {
+  for (; l + 4 <= nb; l += 4) {
     auto ld = [&](int k) {
-      return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(prm + k * nb + l)));
+      return _mm256_cvtps_pd(_mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(prm + k * nb + l))));
     };
-    const __m256 lo0 = ld(0), d0 = ld(1), lo1 = ld(2), d1 = ld(3);
-    _mm256_storeu_ps(sc + l, _mm256_sub_ps(d1, d0));
-    _mm256_storeu_ps(sc + nb + l, d0);
-    _mm256_storeu_ps(sc + 2 * nb + l, _mm256_sub_ps(lo1, lo0));
-    _mm256_storeu_ps(sc + 3 * nb + l, lo0);
+    const __m256d lo0 = ld(0), d0 = ld(1), lo1 = ld(2), d1 = ld(3);
+    _mm256_storeu_pd(sc + l, _mm256_sub_pd(d1, d0));
+    _mm256_storeu_pd(sc + nb + l, d0);
+    _mm256_storeu_pd(sc + 2 * nb + l, _mm256_sub_pd(lo1, lo0));
+    _mm256_storeu_pd(sc + 3 * nb + l, lo0);
   }
   for (; l < nb; ++l) {
-    const float lo0 = fp16(prm[l]), d0 = fp16(prm[nb + l]);
-    sc[l] = fp16(prm[3 * nb + l]) - d0;
+    const double lo0 = fp16(prm[l]), d0 = fp16(prm[nb + l]);
+    sc[l] = double(fp16(prm[3 * nb + l])) - d0;
     sc[nb + l] = d0;
-    sc[2 * nb + l] = fp16(prm[2 * nb + l]) - lo0;
+    sc[2 * nb + l] = double(fp16(prm[2 * nb + l])) - lo0;
     sc[3 * nb + l] = lo0;
   }
 }
 
-inline float dot_f32(const float* a, const float* b, int n) {
-  __m256 acc = _mm256_setzero_ps();
+inline double dot_f64(const double* a, const double* b, int n) {
+  __m256d acc = _mm256_setzero_pd();
   int i = 0;
-  for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
-  float s = hsum128(_mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)));
+  for (; i + 4 <= n; i += 4) acc = _mm256_fmadd_pd(_mm256_loadu_pd(a + i), _mm256_loadu_pd(b + i), acc);
+  double s = hsum256d(acc);
   for (; i < n; ++i) s += a[i] * b[i];
   return s;
 }
@@ -99,58 +104,65 @@ inline Packed3 block_counts(const uint8_t* bits, const uint64_t* b, int64_t c0, 
   return r;
 }
 
-inline __m128 lanes(uint64_t packed) {
-  return _mm_cvtepi32_ps(_mm_cvtepu16_epi32(_mm_cvtsi64_si128(int64_t(packed))));
+// Packed per-plane counts (16 bits each) -> 4 double lanes, exact.
+inline __m256d lanes(uint64_t packed) {
+  return _mm256_cvtepi32_pd(_mm_cvtepu16_epi32(_mm_cvtsi64_si128(int64_t(packed))));
 }
 
+// Binary part (without the lo0 * lo_term term) of one row x tokens [t0, t0+T), in double.
 template <int T>
 void binary_rows_tokens(const BinaryLayerView& w, const ActsView& x, const uint8_t* row,
-                        const float* sc, int t0, float* out) {
+                        const double* sc, int t0, double* out) {
   const int nb = w.n_blocks, cpb = w.chunks_per_block;
   const uint8_t* bits = row + w.bits_offset;
-  __m128 acc[T];
-  for (int t = 0; t < T; ++t) acc[t] = _mm_setzero_ps();
+  __m256d acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_pd();
   for (int l = 0; l < nb; ++l) {
     const int nck = (l == nb - 1) ? w.last_chunks : cpb;
-    const __m128 e1 = _mm_set1_ps(sc[l]), d0 = _mm_set1_ps(sc[nb + l]), e3 = _mm_set1_ps(sc[2 * nb + l]);
+    const __m256d e1 = _mm256_set1_pd(sc[l]), d0 = _mm256_set1_pd(sc[nb + l]),
+                  e3 = _mm256_set1_pd(sc[2 * nb + l]);
     for (int t = 0; t < T; ++t) {
       const Packed3 p = block_counts(bits, x.planes + int64_t(t0 + t) * x.n_chunks * 8, int64_t(l) * cpb, nck);
-      __m128 f = _mm_mul_ps(lanes(p.a1), e1);
-      f = _mm_fmadd_ps(lanes(p.qb), d0, f);
-      acc[t] = _mm_add_ps(acc[t], _mm_fmadd_ps(lanes(p.n1), e3, f));
+      __m256d f = _mm256_mul_pd(lanes(p.a1), e1);
+      f = _mm256_fmadd_pd(lanes(p.qb), d0, f);
+      acc[t] = _mm256_add_pd(acc[t], _mm256_fmadd_pd(lanes(p.n1), e3, f));
     }
   }
-  for (int t = 0; t < T; ++t) out[t] = hsum128(_mm_mul_ps(acc[t], _mm_loadu_ps(x.m + (t0 + t) * 4)));
+  for (int t = 0; t < T; ++t)
+    out[t] = hsum256d(_mm256_mul_pd(acc[t], _mm256_cvtps_pd(_mm_loadu_ps(x.m + (t0 + t) * 4))));
 }
 
+// scratch: 8*nb + 64 floats from the front end, 64-byte aligned raw memory, used as doubles.
 void gemm_avx2(const BinaryLayerView& w, const ActsView& x, int r0, int r1, float* y, float* scratch) {
   const int nb = w.n_blocks, n = x.n_tokens;
+  double* sd = reinterpret_cast<double*>(scratch);
   for (int j = r0; j < r1; ++j) {
     const uint8_t* row = w.rows + int64_t(j) * w.row_stride;
     RowHeader h;
     std::memcpy(&h, row, sizeof h);
-    row_params(w, row, scratch);
-    const float wscale = fp16(h.outlier_scale);
+    row_params(w, row, sd);
+    const double wscale = fp16(h.outlier_scale);
     const int8_t* ow = reinterpret_cast<const int8_t*>(row + w.outlier_offset);
     for (int t0 = 0; t0 < n; t0 += kTokTile) {
       const int T = n - t0 < kTokTile ? n - t0 : kTokTile;
-      float res[kTokTile] = {0, 0, 0, 0};
+      double res[kTokTile] = {0, 0, 0, 0};
       if (nb > 0) {
         switch (T) {
-          case 4: binary_rows_tokens<4>(w, x, row, scratch, t0, res); break;
-          case 3: binary_rows_tokens<3>(w, x, row, scratch, t0, res); break;
-          case 2: binary_rows_tokens<2>(w, x, row, scratch, t0, res); break;
-          default: binary_rows_tokens<1>(w, x, row, scratch, t0, res); break;
+          case 4: binary_rows_tokens<4>(w, x, row, sd, t0, res); break;
+          case 3: binary_rows_tokens<3>(w, x, row, sd, t0, res); break;
+          case 2: binary_rows_tokens<2>(w, x, row, sd, t0, res); break;
+          default: binary_rows_tokens<1>(w, x, row, sd, t0, res); break;
         }
       }
       for (int t = 0; t < T; ++t) {
         const int tt = t0 + t;
-        float acc = res[t];
-        if (nb > 0) acc += dot_f32(scratch + 3 * nb, x.lo_term + int64_t(tt) * nb, nb);
-        acc += x.mc[tt] * h.rowsum;
+        double acc = res[t];
+        if (nb > 0) acc += dot_f64(sd + 3 * nb, x.lo_term + int64_t(tt) * nb, nb);
+        acc += double(x.mc[tt]) * h.rowsum;
         if (w.K > 0)
-          acc += wscale * x.outlier_scale[tt] * float(dot_i8(ow, x.outlier_q + int64_t(tt) * x.k_pad, w.k_pad));
-        y[int64_t(tt) * w.out + j] = acc;
+          acc += wscale * double(x.outlier_scale[tt]) *
+                 double(dot_i8(ow, x.outlier_q + int64_t(tt) * x.k_pad, w.k_pad));
+        y[int64_t(tt) * w.out + j] = float(acc);
       }
     }
   }
@@ -211,7 +223,8 @@ void int8_dot_avx2(const int8_t* wm, const int32_t* wsum, int rows, int ld, cons
   for (; j < r1; ++j) int8_rows<1>(wm, rows, ld, x, n_tokens, j, out);
 }
 
-const KernelTable kTable{"avx2", counts_avx2, gemm_avx2, int8_dot_avx2};
+const KernelTable kTable{"avx2", counts_avx2, gemm_avx2, int8_dot_avx2,
+                       detail::kv_scores_avx2, detail::kv_wsum_avx2};
 
 }  // namespace
 

@@ -67,42 +67,35 @@ void counts_scalar(const BinaryLayerView& w, const ActsView& x, int r0, int r1, 
 
 void gemm_scalar(const BinaryLayerView& w, const ActsView& x, int r0, int r1, float* y,
                  float* scratch) {
+  // Double precision throughout: counts and FP16 parameters are exact in double, so y is the
+  // exact real value to ~1e-15 before the final rounding to float (see docs/format.md).
   const int nb = w.n_blocks;
-  float* e1 = scratch;
-  float* d0 = scratch + nb;
-  float* e3 = scratch + 2 * nb;
-  float* lo0 = scratch + 3 * nb;
   for (int j = r0; j < r1; ++j) {
     const uint8_t* row = row_ptr(w, j);
     RowHeader h;
     std::memcpy(&h, row, sizeof h);
     const uint16_t* prm = reinterpret_cast<const uint16_t*>(row + w.params_offset);
-    for (int l = 0; l < nb; ++l) {
-      lo0[l] = fp16_to_float(prm[l]);
-      d0[l] = fp16_to_float(prm[nb + l]);
-      e3[l] = fp16_to_float(prm[2 * nb + l]) - lo0[l];
-      e1[l] = fp16_to_float(prm[3 * nb + l]) - d0[l];
-    }
-    const float wscale = fp16_to_float(h.outlier_scale);
+    const double wscale = fp16_to_float(h.outlier_scale);
     for (int t = 0; t < x.n_tokens; ++t) {
       const uint64_t* tp = x.planes + int64_t(t) * x.n_chunks * 8;
       const float* m = x.m + t * 4;
-      const float* lt = x.lo_term + int64_t(t) * nb;
-      float acc = 0;
+      const int32_t* pop = x.plane_pop + int64_t(t) * nb * 4;
+      double acc = 0;
       for (int l = 0; l < nb; ++l) {
+        const double lo0 = fp16_to_float(prm[l]), d0 = fp16_to_float(prm[nb + l]);
+        const double lo1 = fp16_to_float(prm[2 * nb + l]), d1 = fp16_to_float(prm[3 * nb + l]);
         int32_t c[12];
         block_counts<wordcount>(w, row, tp, l, c);
-        float s = lo0[l] * lt[l];
-        for (int a = 0; a < 4; ++a)
-          s += m[a] * (e1[l] * float(c[a * 3]) + d0[l] * float(c[a * 3 + 1]) +
-                       e3[l] * float(c[a * 3 + 2]));
-        acc += s;
+        for (int a = 0; a < 4; ++a) {
+          // c: pc(q&b&s), pc(q&b), pc(b&s); the ~s parts follow by subtraction.
+          const double qs = c[a * 3], q = c[a * 3 + 1], bs = c[a * 3 + 2], b = pop[l * 4 + a];
+          acc += double(m[a]) * (d1 * qs + lo1 * bs + d0 * (q - qs) + lo0 * (b - bs));
+        }
       }
-      acc += x.mc[t] * h.rowsum;
+      acc += double(x.mc[t]) * h.rowsum;
       if (w.K > 0)
-        acc += wscale * x.outlier_scale[t] *
-               float(outlier_dot(w, row, x.outlier_q + int64_t(t) * x.k_pad));
-      y[int64_t(t) * w.out + j] = acc;
+        acc += wscale * double(x.outlier_scale[t]) * double(outlier_dot(w, row, x.outlier_q + int64_t(t) * x.k_pad));
+      y[int64_t(t) * w.out + j] = float(acc);
     }
   }
 }
@@ -117,7 +110,8 @@ void int8_dot_scalar(const int8_t* wm, const int32_t* wsum, int rows, int ld, co
     }
 }
 
-const KernelTable kTable{"scalar", counts_scalar, gemm_scalar, int8_dot_scalar};
+const KernelTable kTable{"scalar", counts_scalar, gemm_scalar, int8_dot_scalar,
+                       detail::kv_scores_scalar, detail::kv_wsum_scalar};
 
 }  // namespace
 

@@ -21,11 +21,10 @@ struct BinaryLayerView {
 
 // Row header at offset 0 of every row record.
 struct RowHeader {
-  float rowsum;          // sum of the dequantized binary weights of the row (m_c term)
+  double rowsum;         // sum of the dequantized binary weights of the row (m_c term), exact
   int32_t outlier_wsum;  // sum of the INT8 outlier weights (VNNI u8 offset correction)
   uint16_t outlier_scale;  // FP16
   uint16_t pad0;
-  uint32_t pad1;
 };
 static_assert(sizeof(RowHeader) == 16);
 
@@ -39,7 +38,7 @@ struct ActsView {
   const int8_t* outlier_q = nullptr;  // [t][k_pad] INT8 symmetric, zero padded
   const float* outlier_scale = nullptr;  // [t]
   // Derived per call by the front end:
-  const float* lo_term = nullptr;     // [t][n_blocks]  sum_a m_a * plane_pop[t][l][a]
+  const double* lo_term = nullptr;    // [t][n_blocks]  sum_a m_a * plane_pop[t][l][a], in double
 };
 
 // Integer parts of the bitwise product, used to check all ISAs agree exactly:
@@ -47,7 +46,9 @@ struct ActsView {
 // odot[t*out + j] = sum_k outlier_w[j,k] * outlier_q[t,k].
 using BinaryCountsFn = void (*)(const BinaryLayerView& w, const ActsView& x, int row_begin,
                                 int row_end, int32_t* counts, int32_t* odot);
-// y[t*out + j] for rows [row_begin, row_end), all tokens. scratch: 4*n_blocks floats.
+// y[t*out + j] for rows [row_begin, row_end), all tokens. scratch: 8*n_blocks + 64 floats (room for
+// 4*n_blocks + 32 doubles; the front end allocates it 64-byte aligned). All float arithmetic after
+// the integer counts is done in double and rounded to float once (docs/format.md).
 using BinaryGemmFn = void (*)(const BinaryLayerView& w, const ActsView& x, int row_begin,
                               int row_end, float* y, float* scratch);
 // INT8 dot products: out[t*rows + j] = sum_k w[j*ld + k] * x[t*ld + k] for j in [r0, r1),
@@ -56,14 +57,40 @@ using Int8DotFn = void (*)(const int8_t* w, const int32_t* wsum, int rows, int l
                            const int8_t* x, int n_tokens, int row_begin, int row_end,
                            int32_t* out);
 
+// Packed INT4 KV group (one token x one KV head, group = head_dim), see kernels/kv_int4.h:
+// nibbles (element 2i low, 2i+1 high) and {FP16 scale mu, integer zero z}: x_hat = mu (q - z).
+struct KvInt4Params {
+  uint16_t scale;  // FP16
+  int16_t zero;
+};
+// scores[t] = alpha * sum_d q[d] x_hat_t[d] for t < n. Group t: nib + t*stride*gbytes bytes,
+// prm + t*stride, gbytes = (head_dim+1)/2. qe/qo: q de-interleaved (qe[i] = q[2i], qo[i] = q[2i+1],
+// zero padded to a multiple of 32 entries).
+using KvScoresFn = void (*)(const float* qe, const float* qo, int head_dim, const uint8_t* nib,
+                            const KvInt4Params* prm, int64_t stride, int n, float alpha,
+                            float* scores);
+// oe[i] / oo[i] = sum_t p[t] x_hat_t[2i] / x_hat_t[2i+1] (overwritten; ceil(gbytes/16)*16 entries).
+using KvWeightedSumFn = void (*)(const float* p, int n, const uint8_t* nib,
+                                 const KvInt4Params* prm, int64_t stride, int head_dim, float* oe,
+                                 float* oo);
+
 struct KernelTable {
   const char* name;
   BinaryCountsFn binary_counts;
   BinaryGemmFn binary_gemm;
   Int8DotFn int8_dot;
+  KvScoresFn kv_scores;
+  KvWeightedSumFn kv_weighted_sum;
 };
 
 namespace detail {
+// KV attention kernels live in kv_attn_{scalar,avx2,avx512}.cpp.
+void kv_scores_scalar(const float*, const float*, int, const uint8_t*, const KvInt4Params*, int64_t, int, float, float*);
+void kv_wsum_scalar(const float*, int, const uint8_t*, const KvInt4Params*, int64_t, int, float*, float*);
+void kv_scores_avx2(const float*, const float*, int, const uint8_t*, const KvInt4Params*, int64_t, int, float, float*);
+void kv_wsum_avx2(const float*, int, const uint8_t*, const KvInt4Params*, int64_t, int, float*, float*);
+void kv_scores_avx512(const float*, const float*, int, const uint8_t*, const KvInt4Params*, int64_t, int, float, float*);
+void kv_wsum_avx512(const float*, int, const uint8_t*, const KvInt4Params*, int64_t, int, float*, float*);
 const KernelTable& table_scalar();
 const KernelTable& table_avx2();
 const KernelTable& table_avx512();

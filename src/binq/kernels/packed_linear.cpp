@@ -128,7 +128,7 @@ PackedBinaryLinear pack(const BinaryLinearParams& p) {
       ow[k] = p.outlier_w[size_t(j) * K + k];
       wsum += ow[k];
     }
-    h.rowsum = float(rowsum);
+    h.rowsum = rowsum;
     h.outlier_wsum = wsum;
     h.outlier_scale = to_fp16_exact(p.outlier_scale[j], "outlier_scale", j, -1);
     std::memcpy(row, &h, sizeof h);
@@ -232,20 +232,24 @@ void binary_gemm(const PackedBinaryLinear& w, const QuantizedActs& x, float* y,
   const KernelTable& kt = table ? *table : kernel_table();
   const int n = x.n_tokens, nb = w.n_blocks;
   if (n == 0) return;
-  std::vector<float> lo_term(size_t(n) * nb);
+  // lo_term in double: m_a * pop is exact, the 4-term sum rounds at ~1e-16 (the kernels' double
+  // epilogue must agree with the scalar reference to a few float ulps).
+  std::vector<double> lo_term(size_t(n) * nb);
   for (int t = 0; t < n; ++t)
     for (int l = 0; l < nb; ++l) {
       const int32_t* pop = x.plane_pop.data() + (size_t(t) * nb + l) * 4;
       const float* m = x.m.data() + size_t(t) * 4;
-      lo_term[size_t(t) * nb + l] = m[0] * pop[0] + m[1] * pop[1] + m[2] * pop[2] + m[3] * pop[3];
+      lo_term[size_t(t) * nb + l] = double(m[0]) * pop[0] + double(m[1]) * pop[1] +
+                                    double(m[2]) * pop[2] + double(m[3]) * pop[3];
     }
   ActsView av = x.view();
   av.lo_term = lo_term.data();
   const BinaryLayerView wv = w.view();
   for_row_ranges(w.out_features, int64_t(w.out_features) * w.in_features * n,
                  [&](int r0, int r1) {
-                   std::vector<float> scratch(4 * size_t(nb) + 64);
-                   kt.binary_gemm(wv, av, r0, r1, y, scratch.data());
+                   // Doubles live in it: AlignedBuffer (64-byte aligned, raw bytes).
+                   AlignedBuffer scratch((8 * size_t(nb) + 64) * sizeof(float));
+                   kt.binary_gemm(wv, av, r0, r1, y, reinterpret_cast<float*>(scratch.data()));
                  });
 }
 

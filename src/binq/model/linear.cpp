@@ -3,6 +3,9 @@
 #include <cblas.h>
 #include <fmt/format.h>
 
+#include "binq/core/error.h"
+#include "binq/kernels/fp16_matmul.h"
+
 namespace binq {
 
 void DenseLinear::forward(const float* x, int n, float* y) const {
@@ -15,5 +18,13 @@ void DenseLinear::forward(const float* x, int n, float* y) const {
 }
 
 std::string DenseLinear::describe() const { return fmt::format("fp32 [{} x {}]", w_.rows, w_.cols); }
+
+Fp16Linear::Fp16Linear(std::vector<uint16_t> w, int out, int in) : w_(std::move(w)), out_(out), in_(in) {
+  if (w_.size() != size_t(out) * in) fail("Fp16Linear: {} weights for [{} x {}]", w_.size(), out, in);
+}
+
+void Fp16Linear::forward(const float* x, int n, float* y) const { fp16_matmul(w_.data(), out_, in_, x, n, y); }
+
+std::string Fp16Linear::describe() const { return fmt::format("fp16 [{} x {}]", out_, in_); }
 
 }  // namespace binq

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "binq/model/weights.h"
 
@@ -32,6 +33,21 @@ class DenseLinear : public Linear {
 
  private:
   MatrixView w_;
+};
+
+// FP16 weights [out x in] owned here, FP32 arithmetic (F16C widening): the output head of
+// quantized models.
+class Fp16Linear : public Linear {
+ public:
+  Fp16Linear(std::vector<uint16_t> w, int out, int in);
+  int in_features() const override { return in_; }
+  int out_features() const override { return out_; }
+  void forward(const float* x, int n, float* y) const override;
+  std::string describe() const override;
+
+ private:
+  std::vector<uint16_t> w_;
+  int out_, in_;
 };
 
 // Identifies one linear layer of the model.

@@ -74,6 +74,7 @@ LlamaModel::LlamaModel(std::shared_ptr<const ModelWeights> weights) : weights_(s
       c.rope_scaling.type != "dynamic")
     fail("{}: unsupported rope_scaling type '{}'", weights_->source, c.rope_scaling.type);
   rope_inv_freq_ = rope_frequencies(c);
+  if (weights_->output.data) head_ = std::make_shared<DenseLinear>(weights_->output);
   linears_.resize(size_t(c.n_layers) * kLinearKinds);
   for (int l = 0; l < c.n_layers; ++l)
     for (int k = 0; k < kLinearKinds; ++k) {
@@ -88,6 +89,14 @@ void LlamaModel::set_linear(LinearId id, std::shared_ptr<const Linear> impl) {
     fail("layer {} {}: replacement is [{} x {}], expected [{} x {}]", id.layer, linear_name(id.kind),
          impl->out_features(), impl->in_features(), m.rows, m.cols);
   linears_[size_t(id.layer) * kLinearKinds + int(id.kind)] = std::move(impl);
+}
+
+void LlamaModel::set_head(std::shared_ptr<const Linear> head) {
+  const ModelConfig& c = config();
+  if (head->out_features() != c.vocab_size || head->in_features() != c.dim)
+    fail("output head replacement is [{} x {}], expected [{} x {}]", head->out_features(), head->in_features(),
+         c.vocab_size, c.dim);
+  head_ = std::move(head);
 }
 
 const Linear& LlamaModel::linear(LinearId id) const {
@@ -125,8 +134,13 @@ void LlamaModel::attention(int layer, const float* q, int n, int pos, const KVCa
     for (int i = 0; i < n; ++i) {
       for (int h = 0; h < c.n_heads; ++h) {
         const float* qh = q + size_t(i) * c.q_dim() + size_t(h) * hd;
-        const int kv_off = (h / group) * hd;
+        float* oh = out + size_t(i) * c.q_dim() + size_t(h) * hd;
         const int len = pos + i + 1;  // causal: attend to positions 0..pos+i
+        if (cache.bits() == 4) {
+          cache.int4().attend(layer, h / group, qh, len, scale, scores.data(), oh);
+          continue;
+        }
+        const int kv_off = (h / group) * hd;
         float mx = -INFINITY;
         for (int t = 0; t < len; ++t) {
           const float* kt = cache.key(layer, t) + kv_off;
@@ -137,7 +151,6 @@ void LlamaModel::attention(int layer, const float* q, int n, int pos, const KVCa
         }
         float sum = 0;
         for (int t = 0; t < len; ++t) sum += scores[t] = std::exp(scores[t] - mx);
-        float* oh = out + size_t(i) * c.q_dim() + size_t(h) * hd;
         std::fill_n(oh, hd, 0.0f);
         for (int t = 0; t < len; ++t) {
           const float* vt = cache.value(layer, t) + kv_off;
@@ -208,7 +221,8 @@ void LlamaModel::head(const float* x, int n, float* logits) const {
   const ModelConfig& c = config();
   std::vector<float> xb(size_t(n) * c.dim);
   rmsnorm(x, weights_->final_norm, n, c.dim, c.norm_eps, xb.data());
-  DenseLinear(weights_->output).forward(xb.data(), n, logits);
+  if (!head_) fail("{}: the model has no output head", weights_->source);
+  head_->forward(xb.data(), n, logits);
 }
 
 void LlamaModel::forward(const int* tokens, int n, int pos, KVCache& cache, float* logits,

@@ -23,6 +23,8 @@ class LlamaModel {
   // Replaces one linear layer; fails if the shape differs from the layer it replaces.
   void set_linear(LinearId id, std::shared_ptr<const Linear> impl);
   const Linear& linear(LinearId id) const;
+  // Replaces the output head (default: FP32 DenseLinear over weights().output).
+  void set_head(std::shared_ptr<const Linear> head);
   // Observes every linear input (calibration); pass an empty function to remove it.
   void set_input_hook(LinearInputHook hook) { hook_ = std::move(hook); }
   // Bits of the KV caches made by new_cache (32 = FP32, 4 = INT4).
@@ -47,6 +49,7 @@ class LlamaModel {
   void run_linear(int layer, LinearKind kind, const float* x, int n, float* y) const;
   std::shared_ptr<const ModelWeights> weights_;
   std::vector<std::shared_ptr<const Linear>> linears_;  // [layer * kLinearKinds + kind]
+  std::shared_ptr<const Linear> head_;
   std::vector<float> rope_inv_freq_;                    // [head_dim / 2]
   LinearInputHook hook_;
   int kv_bits_ = 32;

@@ -50,7 +50,7 @@ void for_each_tensor(const ModelWeights& w, F&& f) {
     }
   }
   f("final_norm", w.final_norm, c.dim);
-  if (w.output.data != w.tok_embeddings) f("output", w.output.data, w.output.numel());
+  if (!c.tie_embeddings) f("output", w.output.data, w.output.numel());
 }
 
 }  // namespace
@@ -75,8 +75,9 @@ void ModelWeights::validate() const {
     fail("{}: output head has shape [{} x {}], expected [{} x {}]", source, output.rows, output.cols,
          c.vocab_size, c.dim);
   for_each_tensor(*this, [&](const std::string& name, const float* p, int64_t n) {
-    bool is_linear = name.find("_proj") != std::string::npos;
-    if (!p && !is_linear) fail("{}: tensor '{}' is missing", source, name);
+    // Linears and the head of a quantized checkpoint come as separate implementations.
+    bool replaceable = name.find("_proj") != std::string::npos || name == "output";
+    if (!p && !replaceable) fail("{}: tensor '{}' is missing", source, name);
   });
 }
 

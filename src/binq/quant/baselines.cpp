@@ -47,11 +47,11 @@ struct Work {
   std::vector<int32_t> perm;
 };
 
-Work prepare_work(const float* W, int out, int in, const std::vector<double>& H,
-                  std::vector<int32_t> perm, double percdamp, const char* name) {
-  if (H.size() != size_t(in) * in) fail("{}: Hessian is not {}x{}", name, in, in);
+Work prepare_work(const float* W, int out, int in, const PreparedHessian& ph,
+                  std::vector<int32_t> perm, const char* name) {
+  if (ph.dim != in || ph.U.size() != size_t(in) * in)
+    fail("{}: prepared Hessian is {} wide, layer has {} inputs", name, ph.dim, in);
   if (perm.size() != size_t(in)) fail("{}: permutation has {} entries, expected {}", name, perm.size(), in);
-  const PreparedHessian ph = prepare_hessian(permute_symmetric(H, in, perm), in, percdamp, name);
   Work w;
   w.perm = std::move(perm);
   w.U.assign(ph.U.begin(), ph.U.end());
@@ -95,15 +95,24 @@ void binarize_inplace(std::vector<float>& v) {
 DequantizedLayer gptq_uniform_quantize(const float* W, int out, int in,
                                        const std::vector<double>& H, std::vector<int32_t> perm,
                                        const UniformGptqConfig& cfg, const char* name) {
-  if (cfg.n_outliers < 0 || cfg.n_outliers > in)
-    fail("{}: {} outlier channels for {} inputs", name, cfg.n_outliers, in);
-  if (cfg.block_size <= 0 || cfg.group_size < 0) fail("{}: bad block/group size", name);
+  if (H.size() != size_t(in) * in) fail("{}: Hessian is not {}x{}", name, in, in);
   if (perm.empty()) {
     perm.resize(in);
     std::iota(perm.begin(), perm.end(), 0);
     if (cfg.reorder) perm = order_by_hessian_diag(H, in);
   }
-  Work w = prepare_work(W, out, in, H, std::move(perm), cfg.percdamp, name);
+  if (perm.size() != size_t(in)) fail("{}: permutation has {} entries, expected {}", name, perm.size(), in);
+  const PreparedHessian ph = prepare_hessian(permute_symmetric(H, in, perm), in, cfg.percdamp, name);
+  return gptq_uniform_quantize(W, out, in, ph, std::move(perm), cfg, name);
+}
+
+DequantizedLayer gptq_uniform_quantize(const float* W, int out, int in, const PreparedHessian& ph,
+                                       std::vector<int32_t> perm, const UniformGptqConfig& cfg,
+                                       const char* name) {
+  if (cfg.n_outliers < 0 || cfg.n_outliers > in)
+    fail("{}: {} outlier channels for {} inputs", name, cfg.n_outliers, in);
+  if (cfg.block_size <= 0 || cfg.group_size < 0) fail("{}: bad block/group size", name);
+  Work w = prepare_work(W, out, in, ph, std::move(perm), name);
   const int K = cfg.n_outliers, bw = in - K;
   std::vector<float> Qp(size_t(out) * in);
   std::vector<UniformGrid> grid(out);
@@ -146,10 +155,16 @@ DequantizedLayer gptq_uniform_quantize(const float* W, int out, int in,
 
 DequantizedLayer billm_quantize(const float* W, int out, int in, const std::vector<double>& H,
                                 const BillmConfig& cfg, const char* name) {
+  if (H.size() != size_t(in) * in) fail("{}: Hessian is not {}x{}", name, in, in);
+  return billm_quantize(W, out, in, prepare_hessian(H, in, cfg.percdamp, name), cfg, name);
+}
+
+DequantizedLayer billm_quantize(const float* W, int out, int in, const PreparedHessian& ph,
+                                const BillmConfig& cfg, const char* name) {
   if (cfg.block_size <= 0) fail("{}: bad block size {}", name, cfg.block_size);
   std::vector<int32_t> ident(in);
   std::iota(ident.begin(), ident.end(), 0);
-  Work w = prepare_work(W, out, in, H, ident, cfg.percdamp, name);
+  Work w = prepare_work(W, out, in, ph, ident, name);
   std::vector<float> Qp(size_t(out) * in);
   // The non-salient rule: |w| split into two groups, each sign-binarized, Hessian-weighted.
   BinaryQuantConfig split_cfg;

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "binq/quant/hessian.h"
+
 namespace binq {
 
 // Per-row asymmetric uniform grid (GPTQ's quantizer: the range always contains 0, so an exact
@@ -39,6 +41,10 @@ struct DequantizedLayer {
 DequantizedLayer gptq_uniform_quantize(const float* W, int out, int in,
                                        const std::vector<double>& H, std::vector<int32_t> perm,
                                        const UniformGptqConfig& cfg, const char* name);
+// Same with the Hessian already prepared in the PERMUTED order (shared by q/k/v, gate/up).
+DequantizedLayer gptq_uniform_quantize(const float* W, int out, int in, const PreparedHessian& ph,
+                                       std::vector<int32_t> perm, const UniformGptqConfig& cfg,
+                                       const char* name);
 
 struct BillmConfig {
   int block_size = 128;
@@ -54,6 +60,9 @@ struct BillmConfig {
 // Bits: sign bit for every weight + 1 more (residual bit for salient, group bit otherwise),
 // 8 FP16 per (row, block) and a 1-bit salient-column mask per column.
 DequantizedLayer billm_quantize(const float* W, int out, int in, const std::vector<double>& H,
+                                const BillmConfig& cfg, const char* name);
+// Same with the (unpermuted) Hessian already prepared.
+DequantizedLayer billm_quantize(const float* W, int out, int in, const PreparedHessian& ph,
                                 const BillmConfig& cfg, const char* name);
 
 }  // namespace binq

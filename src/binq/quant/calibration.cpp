@@ -61,13 +61,35 @@ void run_block_on_windows(const LlamaModel& model, int layer, CalibrationActivat
   }
 }
 
-void observe_block(LlamaModel& model, int layer, const CalibrationActivations& acts, LinearInputHook hook) {
-  model.set_input_hook(std::move(hook));
+namespace {
+// Thrown from the input hook to leave forward_block early; the hook runs outside any OpenMP
+// region (LlamaModel::run_linear calls it before the linear), so unwinding is safe.
+struct StopBlock {};
+}  // namespace
+
+void observe_block(LlamaModel& model, int layer, const CalibrationActivations& acts, LinearInputHook hook,
+                   std::optional<LinearKind> stop_after) {
+  if (stop_after) {
+    model.set_input_hook([&hook, layer, stop = *stop_after](LinearId id, const float* x, int n, int in) {
+      hook(id, x, n, in);
+      if (id.layer == layer && id.kind == stop) throw StopBlock{};
+    });
+  } else {
+    model.set_input_hook(hook);
+  }
   std::vector<float> x(size_t(acts.ctx()) * acts.dim());
   KVCache cache = model.new_cache(acts.ctx());
-  for (int w = 0; w < acts.windows(); ++w) {
-    acts.load(w, x.data());
-    model.forward_block(layer, x.data(), acts.ctx(), 0, cache);
+  try {
+    for (int w = 0; w < acts.windows(); ++w) {
+      acts.load(w, x.data());
+      try {
+        model.forward_block(layer, x.data(), acts.ctx(), 0, cache);
+      } catch (const StopBlock&) {
+      }
+    }
+  } catch (...) {
+    model.set_input_hook({});
+    throw;
   }
   model.set_input_hook({});
 }

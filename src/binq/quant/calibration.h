@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,10 @@ CalibrationActivations embed_windows(const LlamaModel& model, const std::vector<
 void run_block_on_windows(const LlamaModel& model, int layer, CalibrationActivations& acts);
 
 // Runs block `layer` on every window with `model`'s input hook set to `hook` (outputs discarded).
-void observe_block(LlamaModel& model, int layer, const CalibrationActivations& acts, LinearInputHook hook);
+// With `stop_after`, each window stops as soon as that linear's input has been observed: what
+// follows it in the block cannot change the observation (the sequential driver observes one
+// group at a time, so e.g. the q/k/v pass skips attention and the whole FFN).
+void observe_block(LlamaModel& model, int layer, const CalibrationActivations& acts, LinearInputHook hook,
+                   std::optional<LinearKind> stop_after = std::nullopt);
 
 }  // namespace binq

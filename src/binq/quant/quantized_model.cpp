@@ -312,8 +312,8 @@ LoadedBinq load_binq(const std::string& path, BinqRuntime runtime) {
     w->source = path;
     w->tok_embeddings = read_f16_into(r, *w, "tok_embeddings", size_t(c.vocab_size) * c.dim);
     w->final_norm = read_f16_into(r, *w, "final_norm", c.dim);
-    w->output = {c.tie_embeddings ? w->tok_embeddings : read_f16_into(r, *w, "output", size_t(c.vocab_size) * c.dim),
-                 c.vocab_size, c.dim};
+    // The head stays FP16 in memory (Fp16Linear below): it is read once per decoded token.
+    w->output = {nullptr, c.vocab_size, c.dim};
     w->layers.resize(c.n_layers);
     const int rows[kLinearKinds] = {c.q_dim(), c.kv_dim(), c.kv_dim(), c.dim, c.hidden_dim, c.hidden_dim, c.dim};
     const int cols[kLinearKinds] = {c.dim, c.dim, c.dim, c.q_dim(), c.dim, c.dim, c.hidden_dim};
@@ -342,6 +342,10 @@ LoadedBinq load_binq(const std::string& path, BinqRuntime runtime) {
 
     out.model = std::make_shared<LlamaModel>(w);
     out.model->set_kv_bits(act.kv_bits);
+    const std::string head_blob = c.tie_embeddings ? "tok_embeddings" : "output";
+    const uint16_t* hp = reinterpret_cast<const uint16_t*>(r.blob(head_blob, "f16", size_t(c.vocab_size) * c.dim * 2));
+    out.model->set_head(std::make_shared<Fp16Linear>(std::vector<uint16_t>(hp, hp + size_t(c.vocab_size) * c.dim),
+                                                     c.vocab_size, c.dim));
     const auto& linears = h.at("linears");
     if (!linears.is_array() || linears.size() != size_t(c.n_layers) * kLinearKinds)
       fail("{}: header lists {} linears, expected {}", path, linears.is_array() ? linears.size() : 0,

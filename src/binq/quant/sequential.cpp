@@ -25,9 +25,12 @@ void quantize_sequential(LlamaModel& model, CalibrationActivations& acts, GroupQ
       const int width = model.linear({l, first}).in_features();
       HessianAccumulator acc(width);
       // Only the group's first linear is observed: the others read the very same input.
-      observe_block(model, l, acts, [&](LinearId id, const float* x, int n, int) {
-        if (id.layer == l && id.kind == first) acc.add(x, n);
-      });
+      observe_block(
+          model, l, acts,
+          [&](LinearId id, const float* x, int n, int) {
+            if (id.layer == l && id.kind == first) acc.add(x, n);
+          },
+          first);
       const std::vector<double> H = acc.finalize();
       auto replacements = quantizer.quantize_group(model, l, group, H);
       for (size_t i = 0; i < group.size(); ++i) model.set_linear({l, group[i]}, std::move(replacements.at(i)));

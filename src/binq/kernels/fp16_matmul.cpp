@@ -1,0 +1,31 @@
+#include "binq/kernels/fp16_matmul.h"
+
+#include <omp.h>
+
+#include <algorithm>
+
+#include "binq/core/half.h"
+#include "binq/kernels/dispatch.h"
+
+namespace binq {
+
+namespace detail {
+void fp16_matmul_rows_scalar(const uint16_t* w, int cols, const float* x, int n, int rows, int r0, int r1,
+                             float* y) {
+  for (int j = r0; j < r1; ++j)
+    for (int t = 0; t < n; ++t) {
+      float s = 0;
+      for (int i = 0; i < cols; ++i) s += fp16_to_float(w[int64_t(j) * cols + i]) * x[int64_t(t) * cols + i];
+      y[int64_t(t) * rows + j] = s;
+    }
+}
+}  // namespace detail
+
+void fp16_matmul(const uint16_t* w, int rows, int cols, const float* x, int n, float* y) {
+  auto kernel = active_isa() == Isa::Scalar ? detail::fp16_matmul_rows_scalar : detail::fp16_matmul_rows_avx2;
+  const int chunk = 64;
+#pragma omp parallel for schedule(static) if (int64_t(rows) * cols > (1 << 20))
+  for (int r0 = 0; r0 < rows; r0 += chunk) kernel(w, cols, x, n, rows, r0, std::min(rows, r0 + chunk), y);
+}
+
+}  // namespace binq
