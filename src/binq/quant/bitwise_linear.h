@@ -1,8 +1,6 @@
-// Linear-layer adapters for W(1+1)A(1x4) layers (owned by the kernels engineer; see
-// src/binq/kernels/ and docs/format.md):
-//   BitwiseLinear           packed layer + activation quantizer -> AND/popcount kernels (run time).
-//   SimulatedBinaryLinear   the same arithmetic in floats: dequantized weights (permuted order) times
-//                           fake-quantized activations. Tests check BitwiseLinear == Simulated.
+// The run-time Linear of a W(1+1)A(1x4) layer: packed layer + activation quantizer -> the
+// AND/popcount kernels (src/binq/kernels/, docs/format.md). Its simulated counterpart is
+// SimulatedBinaryLinear (fake_quant_linear.h); tests check that the two agree.
 #pragma once
 #include <memory>
 #include <string>
@@ -32,19 +30,5 @@ class BitwiseLinear : public Linear {
   ActQuantConfig cfg_;
 };
 
-class SimulatedBinaryLinear : public Linear {
- public:
-  SimulatedBinaryLinear(const BinaryLinearParams& p, const ActQuantConfig& cfg);
-  int in_features() const override { return in_; }
-  int out_features() const override { return out_; }
-  void forward(const float* x, int n, float* y) const override;
-  std::string describe() const override;
-
- private:
-  int out_, in_, K_;
-  std::vector<int32_t> perm_;
-  std::vector<float> w_;  // [out x in], permuted column order
-  ActQuantConfig cfg_;
-};
 
 }  // namespace binq

@@ -45,9 +45,9 @@ void FakeQuantLinear::forward(const float* x, int n, float* y) const {
 
 namespace binq {
 
-SimulatedBinaryLinearX::SimulatedBinaryLinearX(const BinaryLinearParams& p, const ActQuantConfig& cfg)
+SimulatedBinaryLinear::SimulatedBinaryLinear(const BinaryLinearParams& p, const ActQuantConfig& cfg)
     : out_(p.out_features), in_(p.in_features), K_(p.n_outliers), perm_(p.perm), cfg_(cfg) {
-  p.validate("SimulatedBinaryLinearX");
+  p.validate("SimulatedBinaryLinear");
   const int bw = p.binary_width(), nb = p.n_blocks();
   w_.resize(size_t(out_) * in_);
   for (int j = 0; j < out_; ++j) {
@@ -61,7 +61,7 @@ SimulatedBinaryLinearX::SimulatedBinaryLinearX(const BinaryLinearParams& p, cons
   }
 }
 
-void SimulatedBinaryLinearX::forward(const float* x, int n, float* y) const {
+void SimulatedBinaryLinear::forward(const float* x, int n, float* y) const {
   const int bw = in_ - K_;
   std::vector<double> xh(size_t(n) * in_), yd(size_t(n) * out_);
 #pragma omp parallel if (int64_t(n) * in_ > 65536)
@@ -92,7 +92,7 @@ void SimulatedBinaryLinearX::forward(const float* x, int n, float* y) const {
   for (size_t i = 0; i < yd.size(); ++i) y[i] = float(yd[i]);
 }
 
-std::string SimulatedBinaryLinearX::describe() const {
+std::string SimulatedBinaryLinear::describe() const {
   return fmt::format("simulated W(1+1) {}x{} K={} (double precision)", out_, in_, K_);
 }
 

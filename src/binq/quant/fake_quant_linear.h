@@ -42,9 +42,9 @@ struct BinaryLinearParams;
 // plane scales and INT8 outliers that the bitwise kernels consume (quantize_token), then dgemm.
 // Both paths then approximate one exact real number to ~1e-15, so their float outputs agree and
 // the discontinuous activation/KV rounding downstream makes the same decisions.
-class SimulatedBinaryLinearX : public Linear {
+class SimulatedBinaryLinear : public Linear {
  public:
-  SimulatedBinaryLinearX(const BinaryLinearParams& p, const ActQuantConfig& cfg);
+  SimulatedBinaryLinear(const BinaryLinearParams& p, const ActQuantConfig& cfg);
   int in_features() const override { return in_; }
   int out_features() const override { return out_; }
   void forward(const float* x, int n, float* y) const override;

@@ -139,7 +139,7 @@ std::shared_ptr<const Linear> make_quantized_linear(const QuantizedLinear& q, co
   // The bitwise kernels need 4-bit activation planes; anything else runs in simulation.
   if (runtime == BinqRuntime::Bitwise && act.quantize && act.config.bits == 4)
     return std::make_shared<BitwiseLinear>(p, act.config);
-  if (act.quantize && act.config.bits == 4) return std::make_shared<SimulatedBinaryLinearX>(p, act.config);
+  if (act.quantize && act.config.bits == 4) return std::make_shared<SimulatedBinaryLinear>(p, act.config);
   return std::make_shared<FakeQuantLinear>(permuted_weights(p.dequantize(), p.out_features, p.in_features, p.perm),
                                            p.out_features, p.in_features, p.perm, p.n_outliers, act.quantize,
                                            act.config, "simulated W(1+1), non-plane activations");
