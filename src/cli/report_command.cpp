@@ -156,7 +156,7 @@ void run(const ReportCmd& o) {
      << results.back().r.recipe["sizes"].dump() << " for bwa (width -> B, K) unless a row sets them.\n"
      << "- bits/weight counts everything stored for the linear layers (sign + bitmap bits, FP16 per-(row, block) "
         "parameters, INT8 outliers and their scales, int32 permutations; baselines: their own format's bits with "
-        "scales). File KiB is the whole `.binq` (FP16 embeddings, norms and tokenizer included).\n\n";
+        "scales). File KiB is the whole `.binq` (FP16 embeddings, norms and tokenizer included); baselines are stored as dequantized FP16 weights for simulation, so their file size is not their format's size (their bits/weight is).\n\n";
   const std::pair<const char*, const char*> titles[] = {
       {"main", "## bwa versus the baselines"},
       {"ladder", "## Paper Table 5: the ablation ladder (W1A4 GPTQ -> full method)"},

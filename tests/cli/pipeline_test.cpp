@@ -2,6 +2,7 @@
 // of TinyStories *train*): determinism, every method, the sequential driver's early stop, and a
 // weak but failing-capable quality bound on a slice of TinyStories validation (never tuned on).
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 
@@ -13,8 +14,20 @@
 #include "binq/quant/pipeline.h"
 #include "common/test_util.h"
 
+extern "C" void openblas_set_num_threads(int);
+
 namespace binq {
 namespace {
+
+// One thread: the layers here are tiny, and OpenMP barriers spin badly on a loaded machine
+// (the whole file went from 3 s to 3 min with two busy neighbours).
+struct SingleThread : ::testing::Environment {
+  void SetUp() override {
+    omp_set_num_threads(1);
+    openblas_set_num_threads(1);
+  }
+};
+[[maybe_unused]] ::testing::Environment* const kSingleThread = ::testing::AddGlobalTestEnvironment(new SingleThread);
 
 struct Stories {
   std::shared_ptr<const ModelWeights> weights = load_checkpoint(test::stories_model());
