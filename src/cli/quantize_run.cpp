@@ -47,7 +47,7 @@ void QuantizeCmd::add_to(CLI::App* cmd) {
   a->add_option("--abits", q.abits, "activation bits, 16 = not quantized (default: 4; billm 16)");
   a->add_option("--balance", balance, "bit-plane scales: none | paper (Eq. 11) | lsq (default: paper for bwa, else none)");
   a->add_option("--outlier-abits", q.outlier_abits, "activation bits of outlier channels")->capture_default_str();
-  a->add_option("--kv-bits", q.kv_bits, "KV cache bits: 2..8, 16/32 = float (default 4 with quantized activations)");
+  a->add_option("--kv-bits", q.kv_bits, "KV cache bits: 4 (packed INT4) or 16/32 = float (default 4 with quantized activations)");
   auto* e = cmd->add_option_group("evaluation of the written file (simulated runtime)");
   e->add_option("--eval-dataset", eval_datasets, "perplexity (paper protocol) on wikitext2 | tinystories | ptb | c4; repeatable");
   e->add_option("--eval-windows", eval_windows, "score only the first N windows (0 = the whole text)")->capture_default_str();

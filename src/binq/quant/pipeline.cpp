@@ -142,7 +142,7 @@ QuantizeOptions resolve_options(QuantizeOptions o) {
 
   if (o.kv_bits == 0) o.kv_bits = o.abits < 16 ? 4 : 32;
   if (o.kv_bits == 16) o.kv_bits = 32;  // "not quantized": the engine keeps FP32
-  if (o.kv_bits != 32 && (o.kv_bits < 2 || o.kv_bits > 8)) fail("--kv-bits must be 2..8, 16 or 32 (got {})", o.kv_bits);
+  if (o.kv_bits != 32 && o.kv_bits != 4) fail("--kv-bits must be 4 (packed INT4 cache), 16 or 32 (float) (got {})", o.kv_bits);
   return o;
 }
 
