@@ -1,6 +1,7 @@
 #include "binq/quant/fake_quant_linear.h"
 
 #include <cblas.h>
+#include <fmt/format.h>
 
 #include "binq/core/error.h"
 
@@ -37,13 +38,6 @@ void FakeQuantLinear::forward(const float* x, int n, float* y) const {
   }
 }
 
-}  // namespace binq
-
-#include <fmt/format.h>
-
-#include "binq/quant/binary_layer.h"
-
-namespace binq {
 
 SimulatedBinaryLinear::SimulatedBinaryLinear(const BinaryLinearParams& p, const ActQuantConfig& cfg)
     : out_(p.out_features), in_(p.in_features), K_(p.n_outliers), perm_(p.perm), cfg_(cfg) {

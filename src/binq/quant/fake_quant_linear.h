@@ -7,6 +7,7 @@
 
 #include "binq/kernels/act_quant.h"
 #include "binq/model/linear.h"
+#include "binq/quant/binary_layer.h"
 
 namespace binq {
 
@@ -30,12 +31,6 @@ class FakeQuantLinear : public Linear {
   ActQuantConfig cfg_;
   std::string label_;
 };
-
-}  // namespace binq
-
-namespace binq {
-
-struct BinaryLinearParams;
 
 // The simulated form of a W(1+1) layer, computed to double precision: weights lo_s + d_s q and
 // outliers scale * q exactly in double, activations rebuilt from the very same 4-bit codes,
