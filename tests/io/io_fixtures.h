@@ -49,7 +49,7 @@ inline std::shared_ptr<ModelWeights> random_weights(const ModelConfig& c, uint32
     L.ffn_norm = fill(size_t(c.dim), 1);
     for (int k = 0; k < kLinearKinds; ++k) {
       MatrixView& m = L.linear[k];
-      io_detail::linear_shape(c, LinearKind(k), m.rows, m.cols);
+      linear_shape(c, LinearKind(k), m.rows, m.cols);
       m.data = fill(size_t(m.numel()), 0);
     }
     if (c.qkv_bias) {

@@ -124,7 +124,7 @@ std::shared_ptr<ModelWeights> load_hf_directory(const std::string& dir) {
       const LinearKind kind = LinearKind(k);
       const bool attn = kind == LinearKind::Q || kind == LinearKind::K || kind == LinearKind::V || kind == LinearKind::O;
       MatrixView& m = L.linear[k];
-      io_detail::linear_shape(c, kind, m.rows, m.cols);
+      linear_shape(c, kind, m.rows, m.cols);
       m.data = fetch.get(p + (attn ? "self_attn." : "mlp.") + linear_name(kind) + ".weight", {m.rows, m.cols});
     }
     if (c.qkv_bias) {

@@ -7,20 +7,6 @@
 
 namespace binq::io_detail {
 
-// Expected [rows x cols] of a linear layer under `c` (weights are [out x in]).
-inline void linear_shape(const ModelConfig& c, LinearKind kind, int& rows, int& cols) {
-  switch (kind) {
-    case LinearKind::Q: rows = c.q_dim(); cols = c.dim; return;
-    case LinearKind::K:
-    case LinearKind::V: rows = c.kv_dim(); cols = c.dim; return;
-    case LinearKind::O: rows = c.dim; cols = c.q_dim(); return;
-    case LinearKind::Gate:
-    case LinearKind::Up: rows = c.hidden_dim; cols = c.dim; return;
-    case LinearKind::Down: rows = c.dim; cols = c.hidden_dim; return;
-  }
-  rows = cols = 0;
-}
-
 // Fails if a writer is handed weights without FP32 data for some tensor (e.g. a model whose
 // linears were replaced by quantized layers): such a checkpoint cannot be written as floats.
 void require_fp32_data(const ModelWeights& w, const std::string& target);

@@ -19,7 +19,6 @@ namespace binq {
 
 namespace {
 
-using io_detail::linear_shape;
 
 enum class Part { TokEmb, AttnNorm, FfnNorm, FinalNorm, Linear, FreqReal, FreqImag, Classifier };
 

@@ -77,11 +77,11 @@ std::shared_ptr<ModelWeights> make_synthetic_weights(const ModelConfig& config, 
   for (auto& L : w->layers) {
     L.attn_norm = ones(c.dim);
     L.ffn_norm = ones(c.dim);
-    const int rows[kLinearKinds] = {c.q_dim(), c.kv_dim(), c.kv_dim(), c.dim, c.hidden_dim, c.hidden_dim, c.dim};
-    const int cols[kLinearKinds] = {c.dim, c.dim, c.dim, c.q_dim(), c.dim, c.dim, c.hidden_dim};
     for (int k = 0; k < kLinearKinds; ++k) {
-      float a = std::sqrt(3.0f / cols[k]);
-      L.linear[k] = {linears ? random_tensor(*w, size_t(rows[k]) * cols[k], a, tensor++) : nullptr, rows[k], cols[k]};
+      int rows, cols;
+      linear_shape(c, LinearKind(k), rows, cols);
+      float a = std::sqrt(3.0f / cols);
+      L.linear[k] = {linears ? random_tensor(*w, size_t(rows) * cols, a, tensor++) : nullptr, rows, cols};
     }
     if (c.qkv_bias) {
       L.q_bias = w->allocate(c.q_dim());

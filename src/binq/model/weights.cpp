@@ -18,9 +18,6 @@ float* ModelWeights::allocate(size_t n) {
   return buffer.get();
 }
 
-namespace {
-
-// Expected [rows x cols] of each linear layer, in LinearKind order.
 void linear_shape(const ModelConfig& c, LinearKind kind, int& rows, int& cols) {
   switch (kind) {
     case LinearKind::Q: rows = c.q_dim(); cols = c.dim; break;
@@ -32,6 +29,8 @@ void linear_shape(const ModelConfig& c, LinearKind kind, int& rows, int& cols) {
     case LinearKind::Down: rows = c.dim; cols = c.hidden_dim; break;
   }
 }
+
+namespace {
 
 template <typename F>
 void for_each_tensor(const ModelWeights& w, F&& f) {

@@ -22,6 +22,8 @@ struct MatrixView {
 enum class LinearKind { Q = 0, K, V, O, Gate, Up, Down };
 inline constexpr int kLinearKinds = 7;
 const char* linear_name(LinearKind kind);   // "q_proj", ..., "down_proj" (HF names)
+// Expected [rows x cols] (= [out x in]) of a linear layer under `c`.
+void linear_shape(const ModelConfig& c, LinearKind kind, int& rows, int& cols);
 
 struct LayerWeights {
   const float* attn_norm = nullptr;  // [dim]

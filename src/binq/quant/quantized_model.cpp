@@ -315,8 +315,6 @@ LoadedBinq load_binq(const std::string& path, BinqRuntime runtime) {
     // The head stays FP16 in memory (Fp16Linear below): it is read once per decoded token.
     w->output = {nullptr, c.vocab_size, c.dim};
     w->layers.resize(c.n_layers);
-    const int rows[kLinearKinds] = {c.q_dim(), c.kv_dim(), c.kv_dim(), c.dim, c.hidden_dim, c.hidden_dim, c.dim};
-    const int cols[kLinearKinds] = {c.dim, c.dim, c.dim, c.q_dim(), c.dim, c.dim, c.hidden_dim};
     for (int l = 0; l < c.n_layers; ++l) {
       LayerWeights& L = w->layers[l];
       const std::string p = "layers." + std::to_string(l) + ".";
@@ -327,7 +325,10 @@ LoadedBinq load_binq(const std::string& path, BinqRuntime runtime) {
         L.k_bias = read_f16_into(r, *w, p + "k_bias", c.kv_dim());
         L.v_bias = read_f16_into(r, *w, p + "v_bias", c.kv_dim());
       }
-      for (int k = 0; k < kLinearKinds; ++k) L.linear[k] = {nullptr, rows[k], cols[k]};  // quantized below
+      for (int k = 0; k < kLinearKinds; ++k) {  // no FP32 data: the quantized layers are set below
+        L.linear[k].data = nullptr;
+        linear_shape(c, LinearKind(k), L.linear[k].rows, L.linear[k].cols);
+      }
     }
     w->validate();
     if (std::string bad = w->find_non_finite(); !bad.empty()) fail("{}: tensor '{}' contains NaN or Inf", path, bad);
