@@ -9,7 +9,6 @@
 namespace binq {
 namespace {
 
-constexpr int kChunkBits = 128;
 
 void check_config(const ActQuantConfig& cfg, const char* who) {
   if (cfg.bits < 1 || cfg.bits > 8) fail("{}: activation bits must be 1..8, got {}", who, cfg.bits);
@@ -217,6 +216,18 @@ float quantize_outliers_token(const float* x, int n, int bits, int8_t* q, float*
   return s;
 }
 
+ChunkLayout chunk_layout(int width, int K, int block_size) {
+  ChunkLayout c;
+  const int bw = width - K;
+  c.k_pad = (K + 31) / 32 * 32;
+  if (bw <= 0) return c;
+  c.n_blocks = (bw + block_size - 1) / block_size;
+  c.chunks_per_block = (block_size + kChunkBits - 1) / kChunkBits;
+  c.last_chunks = (bw - (c.n_blocks - 1) * block_size + kChunkBits - 1) / kChunkBits;
+  c.n_chunks = (c.n_blocks - 1) * c.chunks_per_block + c.last_chunks;
+  return c;
+}
+
 ActsView QuantizedActs::view() const {
   ActsView v;
   v.n_tokens = n_tokens;
@@ -251,13 +262,11 @@ void quantize_activations(const float* x, int n_tokens, int width, const int32_t
   out.width = width;
   out.K = K;
   out.block_size = block_size;
-  out.n_blocks = bw > 0 ? (bw + block_size - 1) / block_size : 0;
-  out.chunks_per_block = bw > 0 ? (block_size + kChunkBits - 1) / kChunkBits : 0;
-  const int last_w = bw - (out.n_blocks - 1) * block_size;
-  out.n_chunks = bw > 0 ? (out.n_blocks - 1) * out.chunks_per_block +
-                              (last_w + kChunkBits - 1) / kChunkBits
-                        : 0;
-  out.k_pad = (K + 31) / 32 * 32;
+  const ChunkLayout cl = chunk_layout(width, K, block_size);
+  out.n_blocks = cl.n_blocks;
+  out.chunks_per_block = cl.chunks_per_block;
+  out.n_chunks = cl.n_chunks;
+  out.k_pad = cl.k_pad;
   out.planes.assign(size_t(n_tokens) * out.n_chunks * 8, 0);
   out.plane_pop.assign(size_t(n_tokens) * out.n_blocks * 4, 0);
   out.m.assign(size_t(n_tokens) * 4, 0.0f);

@@ -54,6 +54,15 @@ TokenQuant quantize_token(const float* x, int n, const ActQuantConfig& cfg, uint
 // Symmetric per-token quantization of n outlier floats: writes q (n bytes) and returns the scale.
 float quantize_outliers_token(const float* x, int n, int bits, int8_t* q, float* xhat);
 
+// Block / 128-bit chunk geometry of the binary part, shared by the packed weights and the
+// activation planes so the two always line up (docs/format.md).
+inline constexpr int kChunkBits = 128;  // one chunk: 128 binary channels (2 x u64 per bit kind)
+
+struct ChunkLayout {
+  int n_blocks = 0, chunks_per_block = 0, last_chunks = 0, n_chunks = 0, k_pad = 0;
+};
+ChunkLayout chunk_layout(int width, int K, int block_size);
+
 // Bit-plane form of n tokens, layout matching PackedBinaryLinear (docs/format.md).
 struct QuantizedActs {
   int n_tokens = 0, width = 0, K = 0, block_size = 0;

@@ -13,7 +13,6 @@
 namespace binq {
 namespace {
 
-constexpr int kChunkBits = 128;
 constexpr int kChunkBytes = 32;  // q (16 bytes) then s (16 bytes)
 
 uint16_t to_fp16_exact(float v, const char* field, int j, int l) {
@@ -81,12 +80,12 @@ PackedBinaryLinear pack(const BinaryLinearParams& p) {
   w.in_features = p.in_features;
   w.n_outliers = K;
   w.block_size = B;
-  w.n_blocks = bw > 0 ? (bw + B - 1) / B : 0;
-  w.chunks_per_block = bw > 0 ? (B + kChunkBits - 1) / kChunkBits : 0;
-  const int last_w = bw - (w.n_blocks - 1) * B;
-  w.last_chunks = bw > 0 ? (last_w + kChunkBits - 1) / kChunkBits : 0;
-  w.n_chunks = bw > 0 ? (w.n_blocks - 1) * w.chunks_per_block + w.last_chunks : 0;
-  w.k_pad = (K + 31) / 32 * 32;
+  const ChunkLayout cl = chunk_layout(p.in_features, K, B);
+  w.n_blocks = cl.n_blocks;
+  w.chunks_per_block = cl.chunks_per_block;
+  w.last_chunks = cl.last_chunks;
+  w.n_chunks = cl.n_chunks;
+  w.k_pad = cl.k_pad;
   w.params_offset = sizeof(RowHeader);
   w.bits_offset = (w.params_offset + 8 * int64_t(w.n_blocks) + 31) / 32 * 32;
   w.outlier_offset = w.bits_offset + int64_t(kChunkBytes) * w.n_chunks;
