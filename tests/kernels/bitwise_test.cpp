@@ -17,10 +17,13 @@ struct Shape {
   int out, in, K, B;
 };
 
-// Awkward sizes: widths not multiples of 64/128, short last blocks, K = 0 and K > 0, B > 128.
+// Awkward sizes: widths not multiples of 64/128, short last blocks, K = 0 and K > 0, B > 128,
+// and chunk groups (8 chunks) full, short, and several per row (2300: 18 chunks; 2600 at B = 256:
+// 21 chunks, two per block).
 const Shape kShapes[] = {
     {37, 300, 0, 128}, {33, 300, 44, 128}, {16, 1000, 128, 128}, {9, 200, 7, 64},
     {20, 517, 5, 100}, {11, 700, 33, 256}, {8, 130, 130, 128},   {5, 97, 0, 300},
+    {7, 2300, 20, 128}, {5, 2600, 0, 256}, {6, 1024, 0, 128},
 };
 
 std::string name(const Shape& s) {
@@ -130,6 +133,35 @@ TEST_P(BitwiseIsaTest, AllIsasMatchScalarAndSimulation) {
 INSTANTIATE_TEST_SUITE_P(Balances, BitwiseIsaTest,
                          ::testing::Values(Balance::None, Balance::Paper, Balance::LeastSquares),
                          [](const auto& info) { return std::string(balance_name(info.param)); });
+
+// Parameters too large for the AVX-512 kernel's exact 52-bit integer sums must be detected at
+// pack time and still give the reference result (AVX2 fallback). Worst case: d1 = 61440 on every
+// weight with q = s = 1 and activations at the top code (all planes set): the true sum,
+// 156 blocks x 128 x 61440 in units of 2^-24, is ~2^54.
+TEST(BitwiseKernels, HugeParametersStayExact) {
+  const int in = 20000, K = 16;
+  BinaryLinearParams p = test::random_layer(4, in, K, 128, 5);
+  EXPECT_TRUE(pack(p).int_accumulation_ok);
+  for (float& v : p.d1) v = 61440.0f;
+  for (auto* bits : {&p.sign, &p.bitmap})
+    for (uint8_t& b : *bits) b = 1;
+  const PackedBinaryLinear w = pack(p);
+  EXPECT_FALSE(w.int_accumulation_ok);
+  std::vector<float> x(size_t(2) * in, 1.0f);
+  x[0] = x[in] = 0.0f;
+  QuantizedActs qa;
+  quantize_activations(x.data(), 2, in, p.perm.data(), K, 128, ActQuantConfig{}, qa);
+  std::vector<float> ry(8), y(8);
+  binary_gemm(w, qa, ry.data(), &kernel_table(Isa::Scalar));
+  const std::vector<double> mag = binary_magnitudes(w, qa);
+  for (Isa isa : supported_isas()) {
+    binary_gemm(w, qa, y.data(), &kernel_table(isa));
+    for (size_t k = 0; k < y.size(); ++k) {
+      const float a = std::fabs(ry[k]);
+      EXPECT_NEAR(y[k], ry[k], 4 * double(std::nextafter(a, INFINITY) - a) + 1e-12 * mag[k]) << isa_name(isa);
+    }
+  }
+}
 
 TEST(BitwiseKernels, CountsAreTheDefinition) {
   // Integer parts checked against the unpacked definition (not just scalar vs SIMD).

@@ -225,6 +225,7 @@ ChunkLayout chunk_layout(int width, int K, int block_size) {
   c.chunks_per_block = (block_size + kChunkBits - 1) / kChunkBits;
   c.last_chunks = (bw - (c.n_blocks - 1) * block_size + kChunkBits - 1) / kChunkBits;
   c.n_chunks = (c.n_blocks - 1) * c.chunks_per_block + c.last_chunks;
+  c.n_groups = (c.n_chunks + kGroupChunks - 1) / kGroupChunks;
   return c;
 }
 
@@ -233,6 +234,7 @@ ActsView QuantizedActs::view() const {
   v.n_tokens = n_tokens;
   v.n_blocks = n_blocks;
   v.n_chunks = n_chunks;
+  v.n_groups = n_groups;
   v.k_pad = k_pad;
   v.planes = planes.data();
   v.plane_pop = plane_pop.data();
@@ -245,9 +247,9 @@ ActsView QuantizedActs::view() const {
 
 int QuantizedActs::plane_bit(int t, int a, int i) const {
   int l = i / block_size, o = i % block_size;
-  int64_t chunk = int64_t(t) * n_chunks + int64_t(l) * chunks_per_block + o / kChunkBits;
-  int w = (o % kChunkBits) / 64;
-  return int((planes[(chunk * 4 + a) * 2 + w] >> (o % 64)) & 1u);
+  const int c = l * chunks_per_block + o / kChunkBits, w = (o % kChunkBits) / 64;
+  const uint64_t* tp = planes.data() + int64_t(t) * n_groups * 64;
+  return int((tp[plane_word_index(c, a, w)] >> (o % 64)) & 1u);
 }
 
 void quantize_activations(const float* x, int n_tokens, int width, const int32_t* perm, int K,
@@ -266,8 +268,9 @@ void quantize_activations(const float* x, int n_tokens, int width, const int32_t
   out.n_blocks = cl.n_blocks;
   out.chunks_per_block = cl.chunks_per_block;
   out.n_chunks = cl.n_chunks;
+  out.n_groups = cl.n_groups;
   out.k_pad = cl.k_pad;
-  out.planes.assign(size_t(n_tokens) * out.n_chunks * 8, 0);
+  out.planes.assign(size_t(n_tokens) * out.n_groups * 64, 0);
   out.plane_pop.assign(size_t(n_tokens) * out.n_blocks * 4, 0);
   out.m.assign(size_t(n_tokens) * 4, 0.0f);
   out.mc.assign(n_tokens, 0.0f);
@@ -289,11 +292,10 @@ void quantize_activations(const float* x, int n_tokens, int width, const int32_t
         out.mc[t] = p.mc;
         out.mu[t] = p.mu;
         out.z[t] = p.z;
-        uint64_t* pl = out.planes.data() + size_t(t) * out.n_chunks * 8;
+        uint64_t* pl = out.planes.data() + size_t(t) * out.n_groups * 64;
         int32_t* pop = out.plane_pop.data() + size_t(t) * out.n_blocks * 4;
         for (int l = 0; l < out.n_blocks; ++l) {
           const int c0 = l * block_size, len = std::min(block_size, bw - c0);
-          uint64_t* blk = pl + int64_t(l) * out.chunks_per_block * 8;
           for (int o0 = 0; o0 < len; o0 += 64) {
             uint64_t w[4] = {0, 0, 0, 0};
             const int m = std::min(64, len - o0);
@@ -305,9 +307,9 @@ void quantize_activations(const float* x, int n_tokens, int width, const int32_t
               w[2] |= ((x4 >> 2) & 1) << b;
               w[3] |= ((x4 >> 3) & 1) << b;
             }
-            uint64_t* dst = blk + (o0 / kChunkBits) * 8 + ((o0 % kChunkBits) >> 6);
+            const int c = l * out.chunks_per_block + o0 / kChunkBits, wd = (o0 % kChunkBits) >> 6;
             for (int a = 0; a < 4; ++a) {
-              dst[a * 2] = w[a];
+              pl[plane_word_index(c, a, wd)] = w[a];
               pop[l * 4 + a] += std::popcount(w[a]);
             }
           }

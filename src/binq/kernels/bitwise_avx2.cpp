@@ -85,16 +85,14 @@ inline int32_t dot_i8(const int8_t* w, const int8_t* x, int k_pad) {
 struct Packed3 {
   uint64_t a1, qb, n1;
 };
-inline Packed3 block_counts(const uint8_t* bits, const uint64_t* b, int64_t c0, int nck) {
+inline Packed3 block_counts(const uint64_t* bits, int n_chunks, const uint64_t* b, int c0, int nck) {
   Packed3 r{0, 0, 0};
-  for (int ck = 0; ck < nck; ++ck) {
-    uint64_t q[2], s[2];
-    std::memcpy(q, bits + (c0 + ck) * 32, 16);
-    std::memcpy(s, bits + (c0 + ck) * 32 + 16, 16);
+  for (int c = c0; c < c0 + nck; ++c) {
+    const uint64_t q[2] = {bits[weight_word_index(c, 0, 0, n_chunks)], bits[weight_word_index(c, 0, 1, n_chunks)]};
+    const uint64_t s[2] = {bits[weight_word_index(c, 1, 0, n_chunks)], bits[weight_word_index(c, 1, 1, n_chunks)]};
     const uint64_t qs0 = q[0] & s[0], qs1 = q[1] & s[1];
-    const uint64_t* p = b + (c0 + ck) * 8;
     for (int a = 0; a < 4; ++a) {
-      const uint64_t b0 = p[2 * a], b1 = p[2 * a + 1];
+      const uint64_t b0 = b[plane_word_index(c, a, 0)], b1 = b[plane_word_index(c, a, 1)];
       const int sh = 16 * a;
       r.a1 += (pc(b0 & qs0) + pc(b1 & qs1)) << sh;
       r.qb += (pc(b0 & q[0]) + pc(b1 & q[1])) << sh;
@@ -114,7 +112,7 @@ template <int T>
 void binary_rows_tokens(const BinaryLayerView& w, const ActsView& x, const uint8_t* row,
                         const double* sc, int t0, double* out) {
   const int nb = w.n_blocks, cpb = w.chunks_per_block;
-  const uint8_t* bits = row + w.bits_offset;
+  const uint64_t* bits = reinterpret_cast<const uint64_t*>(row + w.bits_offset);
   __m256d acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_pd();
   for (int l = 0; l < nb; ++l) {
@@ -122,7 +120,7 @@ void binary_rows_tokens(const BinaryLayerView& w, const ActsView& x, const uint8
     const __m256d e1 = _mm256_set1_pd(sc[l]), d0 = _mm256_set1_pd(sc[nb + l]),
                   e3 = _mm256_set1_pd(sc[2 * nb + l]);
     for (int t = 0; t < T; ++t) {
-      const Packed3 p = block_counts(bits, x.planes + int64_t(t0 + t) * x.n_chunks * 8, int64_t(l) * cpb, nck);
+      const Packed3 p = block_counts(bits, w.n_chunks, x.planes + int64_t(t0 + t) * x.n_groups * 64, l * cpb, nck);
       __m256d f = _mm256_mul_pd(lanes(p.a1), e1);
       f = _mm256_fmadd_pd(lanes(p.qb), d0, f);
       acc[t] = _mm256_add_pd(acc[t], _mm256_fmadd_pd(lanes(p.n1), e3, f));
@@ -132,7 +130,7 @@ void binary_rows_tokens(const BinaryLayerView& w, const ActsView& x, const uint8
     out[t] = hsum256d(_mm256_mul_pd(acc[t], _mm256_cvtps_pd(_mm_loadu_ps(x.m + (t0 + t) * 4))));
 }
 
-// scratch: 8*nb + 64 floats from the front end, 64-byte aligned raw memory, used as doubles.
+// scratch (binary_gemm_scratch_bytes >= 4*nb doubles), 64-byte aligned raw memory.
 void gemm_avx2(const BinaryLayerView& w, const ActsView& x, int r0, int r1, float* y, float* scratch) {
   const int nb = w.n_blocks, n = x.n_tokens;
   double* sd = reinterpret_cast<double*>(scratch);
@@ -172,12 +170,12 @@ void counts_avx2(const BinaryLayerView& w, const ActsView& x, int r0, int r1, in
                  int32_t* odot) {
   const int nb = w.n_blocks, cpb = w.chunks_per_block;
   for (int t = 0; t < x.n_tokens; ++t) {
-    const uint64_t* pl = x.planes + int64_t(t) * x.n_chunks * 8;
+    const uint64_t* pl = x.planes + int64_t(t) * x.n_groups * 64;
     for (int j = r0; j < r1; ++j) {
       const uint8_t* row = w.rows + int64_t(j) * w.row_stride;
+      const uint64_t* bits = reinterpret_cast<const uint64_t*>(row + w.bits_offset);
       for (int l = 0; l < nb; ++l) {
-        const Packed3 p = block_counts(row + w.bits_offset, pl, int64_t(l) * cpb,
-                                       l == nb - 1 ? w.last_chunks : cpb);
+        const Packed3 p = block_counts(bits, w.n_chunks, pl, l * cpb, l == nb - 1 ? w.last_chunks : cpb);
         int32_t* c = counts + ((int64_t(t) * w.out + j) * nb + l) * 12;
         for (int a = 0; a < 4; ++a) {
           c[a * 3 + 0] = int32_t((p.a1 >> (16 * a)) & 0xFFFF);

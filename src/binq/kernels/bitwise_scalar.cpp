@@ -29,19 +29,20 @@ void block_counts(const BinaryLayerView& w, const uint8_t* row, const uint64_t* 
                   int32_t* c) {
   const int nck = (l == w.n_blocks - 1) ? w.last_chunks : w.chunks_per_block;
   for (int k = 0; k < 12; ++k) c[k] = 0;
+  const uint8_t* bits = row + w.bits_offset;
   for (int ck = 0; ck < nck; ++ck) {
-    const int64_t chunk = int64_t(l) * w.chunks_per_block + ck;
-    uint64_t q[2], s[2];
-    std::memcpy(q, row + w.bits_offset + chunk * 32, 16);
-    std::memcpy(s, row + w.bits_offset + chunk * 32 + 16, 16);
-    const uint64_t* b = tok_planes + chunk * 8;
-    for (int a = 0; a < 4; ++a)
-      for (int wd = 0; wd < 2; ++wd) {
-        const uint64_t ba = b[a * 2 + wd];
-        c[a * 3 + 0] += Count(q[wd] & ba & s[wd]);
-        c[a * 3 + 1] += Count(q[wd] & ba);
-        c[a * 3 + 2] += Count(ba & s[wd]);
+    const int chunk = l * w.chunks_per_block + ck;
+    for (int wd = 0; wd < 2; ++wd) {
+      uint64_t q, s;
+      std::memcpy(&q, bits + 8 * weight_word_index(chunk, 0, wd, w.n_chunks), 8);
+      std::memcpy(&s, bits + 8 * weight_word_index(chunk, 1, wd, w.n_chunks), 8);
+      for (int a = 0; a < 4; ++a) {
+        const uint64_t ba = tok_planes[plane_word_index(chunk, a, wd)];
+        c[a * 3 + 0] += Count(q & ba & s);
+        c[a * 3 + 1] += Count(q & ba);
+        c[a * 3 + 2] += Count(ba & s);
       }
+    }
   }
 }
 
@@ -55,7 +56,7 @@ int32_t outlier_dot(const BinaryLayerView& w, const uint8_t* row, const int8_t* 
 void counts_scalar(const BinaryLayerView& w, const ActsView& x, int r0, int r1, int32_t* counts,
                    int32_t* odot) {
   for (int t = 0; t < x.n_tokens; ++t) {
-    const uint64_t* tp = x.planes + int64_t(t) * x.n_chunks * 8;
+    const uint64_t* tp = x.planes + int64_t(t) * x.n_groups * 64;
     for (int j = r0; j < r1; ++j) {
       const uint8_t* row = row_ptr(w, j);
       for (int l = 0; l < w.n_blocks; ++l)
@@ -77,7 +78,7 @@ void gemm_scalar(const BinaryLayerView& w, const ActsView& x, int r0, int r1, fl
     const uint16_t* prm = reinterpret_cast<const uint16_t*>(row + w.params_offset);
     const double wscale = fp16_to_float(h.outlier_scale);
     for (int t = 0; t < x.n_tokens; ++t) {
-      const uint64_t* tp = x.planes + int64_t(t) * x.n_chunks * 8;
+      const uint64_t* tp = x.planes + int64_t(t) * x.n_groups * 64;
       const float* m = x.m + t * 4;
       const int32_t* pop = x.plane_pop + int64_t(t) * nb * 4;
       double acc = 0;

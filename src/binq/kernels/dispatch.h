@@ -14,7 +14,7 @@ enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2 };
 const char* isa_name(Isa isa);
 // Parses "scalar" / "avx2" / "avx512"; fails naming `what` otherwise.
 Isa parse_isa(const std::string& name, const char* what);
-// Whether this CPU can run the kernels of `isa` (avx512 needs F, BW, VL, DQ, VPOPCNTDQ, VNNI).
+// Whether this CPU can run the kernels of `isa` (avx512 needs F, BW, VL, DQ, VPOPCNTDQ, VNNI, IFMA).
 bool isa_supported(Isa isa);
 // The best ISA this CPU supports.
 Isa detect_isa();

@@ -6,6 +6,23 @@
 
 namespace binq {
 
+// Word addresses in the chunk-group layouts (docs/format.md "Chunk groups"): chunks are stored in
+// groups of 8 so one 512-bit vector holds the same word of 8 consecutive chunks.
+// static: internal linkage, so every ISA translation unit keeps its own copy (see above).
+// Weight bits of a row (u64 words from bits_offset): kind 0 = sign q, 1 = bitmap s; word w of 2.
+// A group is [kind][word][lanes] with lanes = 8, except a short last group (n_chunks % 8 chunks),
+// which is stored with lanes = n_chunks % 8 so no padding chunks are stored.
+static constexpr int group_lanes(int group, int n_chunks) {
+  return group < (n_chunks >> 3) ? 8 : (n_chunks & 7);
+}
+static constexpr int64_t weight_word_index(int chunk, int kind, int w, int n_chunks) {
+  return int64_t(chunk >> 3) * 32 + (kind * 2 + w) * group_lanes(chunk >> 3, n_chunks) + (chunk & 7);
+}
+// Activation planes of a token (u64 words): plane a of 4, word w of 2.
+static constexpr int64_t plane_word_index(int chunk, int a, int w) {
+  return (int64_t(chunk >> 3) * 8 + a * 2 + w) * 8 + (chunk & 7);
+}
+
 // One packed W(1+1) layer, see docs/format.md "Packed binary linear layer".
 struct BinaryLayerView {
   int out = 0, in = 0, K = 0, block_size = 0;
@@ -13,6 +30,7 @@ struct BinaryLayerView {
   int chunks_per_block = 0;  // 128-bit chunks of a full block
   int last_chunks = 0;       // chunks of the last (possibly short) block
   int n_chunks = 0;          // chunks of one row: (n_blocks-1)*chunks_per_block + last_chunks
+  int n_groups = 0;          // ceil(n_chunks / 8): 256 bytes of bits each
   int k_pad = 0;             // K rounded up to 32
   int64_t row_stride = 0;    // bytes per row record (multiple of 32)
   int64_t params_offset = 0, bits_offset = 0, outlier_offset = 0;  // within a row record
@@ -30,8 +48,8 @@ static_assert(sizeof(RowHeader) == 16);
 
 // Activations of n tokens as produced by quantize_activations (+ per-call derived values).
 struct ActsView {
-  int n_tokens = 0, n_blocks = 0, n_chunks = 0, k_pad = 0;
-  const uint64_t* planes = nullptr;   // [t][n_chunks][4 planes][2 words]
+  int n_tokens = 0, n_blocks = 0, n_chunks = 0, n_groups = 0, k_pad = 0;
+  const uint64_t* planes = nullptr;   // [t][n_groups][4 planes][2 words][8 chunks]
   const int32_t* plane_pop = nullptr; // [t][n_blocks][4]
   const float* m = nullptr;           // [t][4]   plane scales m_a
   const float* mc = nullptr;          // [t]      constant m_c
@@ -46,9 +64,13 @@ struct ActsView {
 // odot[t*out + j] = sum_k outlier_w[j,k] * outlier_q[t,k].
 using BinaryCountsFn = void (*)(const BinaryLayerView& w, const ActsView& x, int row_begin,
                                 int row_end, int32_t* counts, int32_t* odot);
-// y[t*out + j] for rows [row_begin, row_end), all tokens. scratch: 8*n_blocks + 64 floats (room for
-// 4*n_blocks + 32 doubles; the front end allocates it 64-byte aligned). All float arithmetic after
-// the integer counts is done in double and rounded to float once (docs/format.md).
+// y[t*out + j] for rows [row_begin, row_end), all tokens. scratch: binary_gemm_scratch_bytes(w),
+// 64-byte aligned (per-row parameters in the form each kernel wants). The combination of the
+// exact integer counts with the parameters is exact or in double, and rounded to float once
+// (docs/format.md).
+static constexpr int64_t binary_gemm_scratch_bytes(const BinaryLayerView& w) {
+  return 8 * (24 * int64_t(w.n_groups) + 4 * int64_t(w.n_blocks) + 32);
+}
 using BinaryGemmFn = void (*)(const BinaryLayerView& w, const ActsView& x, int row_begin,
                               int row_end, float* y, float* scratch);
 // INT8 dot products: out[t*rows + j] = sum_k w[j*ld + k] * x[t*ld + k] for j in [r0, r1),

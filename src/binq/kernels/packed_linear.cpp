@@ -13,7 +13,25 @@
 namespace binq {
 namespace {
 
-constexpr int kChunkBytes = 32;  // q (16 bytes) then s (16 bytes)
+constexpr int kChunkBytes = 32;  // 128 sign bits + 128 bitmap bits
+
+// Whether every row satisfies the AVX-512 kernel's bound for exact 52-bit integer accumulation
+// (docs/format.md "Integer accumulation"): sum over chunks of 128 (|d1| + |d0| + |lo1 - lo0|)
+// in units of 2^-24 below 2^50. Realistic layers (|params| < 1) are ~10^6 times below it.
+bool int_accumulation_ok(const BinaryLinearParams& p, const ChunkLayout& cl) {
+  const int nb = cl.n_blocks;
+  for (int j = 0; j < p.out_features; ++j) {
+    double s = 0;
+    for (int l = 0; l < nb; ++l) {
+      const size_t i = size_t(j) * nb + l;
+      const int nck = l == nb - 1 ? cl.last_chunks : cl.chunks_per_block;
+      s += nck * (std::fabs(double(p.d1[i])) + std::fabs(double(p.d0[i])) +
+                  std::fabs(double(p.lo1[i]) - double(p.lo0[i])));
+    }
+    if (s * 128.0 * 16777216.0 >= 1125899906842624.0 /* 2^50 */) return false;
+  }
+  return true;
+}
 
 uint16_t to_fp16_exact(float v, const char* field, int j, int l) {
   uint16_t h = float_to_fp16(v);
@@ -63,6 +81,7 @@ BinaryLayerView PackedBinaryLinear::view() const {
   v.chunks_per_block = chunks_per_block;
   v.last_chunks = last_chunks;
   v.n_chunks = n_chunks;
+  v.n_groups = n_groups;
   v.k_pad = k_pad;
   v.row_stride = row_stride;
   v.params_offset = params_offset;
@@ -85,7 +104,9 @@ PackedBinaryLinear pack(const BinaryLinearParams& p) {
   w.chunks_per_block = cl.chunks_per_block;
   w.last_chunks = cl.last_chunks;
   w.n_chunks = cl.n_chunks;
+  w.n_groups = cl.n_groups;
   w.k_pad = cl.k_pad;
+  w.int_accumulation_ok = int_accumulation_ok(p, cl);
   w.params_offset = sizeof(RowHeader);
   w.bits_offset = (w.params_offset + 8 * int64_t(w.n_blocks) + 31) / 32 * 32;
   w.outlier_offset = w.bits_offset + int64_t(kChunkBytes) * w.n_chunks;
@@ -110,15 +131,12 @@ PackedBinaryLinear pack(const BinaryLinearParams& p) {
         const size_t wi = size_t(j) * bw + c;
         const int s = p.bitmap[wi], q = p.sign[wi];
         rowsum += double(lo[s]) + double(d[s]) * q;
-        const int o = c - c0;
-        uint8_t* chunk = row + w.bits_offset +
-                         int64_t(l * w.chunks_per_block + o / kChunkBits) * kChunkBytes;
-        uint64_t* qw = reinterpret_cast<uint64_t*>(chunk);
-        uint64_t* sw = reinterpret_cast<uint64_t*>(chunk + 16);
+        const int o = c - c0, chunk = l * w.chunks_per_block + o / kChunkBits;
+        uint64_t* bits = reinterpret_cast<uint64_t*>(row + w.bits_offset);
         const int word = (o % kChunkBits) >> 6;
         const uint64_t bit = uint64_t(1) << (o & 63);
-        if (q) qw[word] |= bit;
-        if (s) sw[word] |= bit;
+        if (q) bits[weight_word_index(chunk, 0, word, w.n_chunks)] |= bit;
+        if (s) bits[weight_word_index(chunk, 1, word, w.n_chunks)] |= bit;
       }
     }
     int32_t wsum = 0;
@@ -166,13 +184,12 @@ BinaryLinearParams unpack(const PackedBinaryLinear& w) {
       p.d1[pi] = fp16_to_float(prm[3 * nb + l]);
     }
     for (int c = 0; c < bw; ++c) {
-      const int l = c / B, o = c % B;
-      const uint8_t* chunk =
-          row + w.bits_offset + int64_t(l * w.chunks_per_block + o / kChunkBits) * kChunkBytes;
+      const int l = c / B, o = c % B, chunk = l * w.chunks_per_block + o / kChunkBits;
+      const uint8_t* bits = row + w.bits_offset;
       uint64_t qw, sw;
       const int word = (o % kChunkBits) >> 6;
-      std::memcpy(&qw, chunk + 8 * word, 8);
-      std::memcpy(&sw, chunk + 16 + 8 * word, 8);
+      std::memcpy(&qw, bits + 8 * weight_word_index(chunk, 0, word, w.n_chunks), 8);
+      std::memcpy(&sw, bits + 8 * weight_word_index(chunk, 1, word, w.n_chunks), 8);
       p.sign[size_t(j) * bw + c] = uint8_t((qw >> (o & 63)) & 1);
       p.bitmap[size_t(j) * bw + c] = uint8_t((sw >> (o & 63)) & 1);
     }
@@ -228,7 +245,11 @@ void for_row_ranges(int out, int64_t work, F&& f) {
 void binary_gemm(const PackedBinaryLinear& w, const QuantizedActs& x, float* y,
                  const KernelTable* table) {
   check_match(w, x, "binary_gemm");
-  const KernelTable& kt = table ? *table : kernel_table();
+  const KernelTable* kt_p = table ? table : &kernel_table();
+  // The AVX-512 kernel accumulates in exact 52-bit integers, which needs bounded parameters;
+  // a layer outside the bound (never seen in practice) runs on the double-precision AVX2 kernel.
+  if (!w.int_accumulation_ok && kt_p == &kernel_table(Isa::Avx512)) kt_p = &kernel_table(Isa::Avx2);
+  const KernelTable& kt = *kt_p;
   const int n = x.n_tokens, nb = w.n_blocks;
   if (n == 0) return;
   // lo_term in double: m_a * pop is exact, the 4-term sum rounds at ~1e-16 (the kernels' double
@@ -247,7 +268,7 @@ void binary_gemm(const PackedBinaryLinear& w, const QuantizedActs& x, float* y,
   for_row_ranges(w.out_features, int64_t(w.out_features) * w.in_features * n,
                  [&](int r0, int r1) {
                    // Doubles live in it: AlignedBuffer (64-byte aligned, raw bytes).
-                   AlignedBuffer scratch((8 * size_t(nb) + 64) * sizeof(float));
+                   AlignedBuffer scratch(binary_gemm_scratch_bytes(wv));
                    kt.binary_gemm(wv, av, r0, r1, y, reinterpret_cast<float*>(scratch.data()));
                  });
 }

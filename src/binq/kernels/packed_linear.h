@@ -13,7 +13,10 @@ namespace binq {
 
 struct PackedBinaryLinear {
   int out_features = 0, in_features = 0, n_outliers = 0, block_size = 0;
-  int n_blocks = 0, chunks_per_block = 0, last_chunks = 0, n_chunks = 0, k_pad = 0;
+  int n_blocks = 0, chunks_per_block = 0, last_chunks = 0, n_chunks = 0, n_groups = 0, k_pad = 0;
+  // Parameters small enough for the AVX-512 kernel's exact integer accumulation (always true
+  // for realistic weights); binary_gemm falls back to the AVX2 kernel otherwise.
+  bool int_accumulation_ok = true;
   int64_t row_stride = 0, params_offset = 0, bits_offset = 0, outlier_offset = 0;
   std::vector<int32_t> perm;  // [in]
   AlignedBuffer rows;         // [out x row_stride]
