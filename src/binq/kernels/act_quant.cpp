@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
 
 #include "binq/core/error.h"
 
@@ -216,6 +217,21 @@ float quantize_outliers_token(const float* x, int n, int bits, int8_t* q, float*
   return s;
 }
 
+uint64_t gather_bit(const uint8_t* v, int n, int bit) {
+  // Eight bytes at a time: after masking, each byte is 0 or 1 and the multiply moves byte k's bit
+  // to bit 56 + k without carries between bytes.
+  const uint64_t lsb = 0x0101010101010101ull;
+  uint64_t w = 0;
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x;
+    std::memcpy(&x, v + i, 8);
+    w |= ((((x >> bit) & lsb) * 0x0102040810204080ull) >> 56) << i;
+  }
+  for (; i < n; ++i) w |= uint64_t((v[i] >> bit) & 1u) << i;
+  return w;
+}
+
 ChunkLayout chunk_layout(int width, int K, int block_size) {
   ChunkLayout c;
   const int bw = width - K;
@@ -297,20 +313,12 @@ void quantize_activations(const float* x, int n_tokens, int width, const int32_t
         for (int l = 0; l < out.n_blocks; ++l) {
           const int c0 = l * block_size, len = std::min(block_size, bw - c0);
           for (int o0 = 0; o0 < len; o0 += 64) {
-            uint64_t w[4] = {0, 0, 0, 0};
             const int m = std::min(64, len - o0);
-            const uint8_t* v = xq.data() + c0 + o0;
-            for (int b = 0; b < m; ++b) {
-              const uint64_t x4 = v[b];
-              w[0] |= (x4 & 1) << b;
-              w[1] |= ((x4 >> 1) & 1) << b;
-              w[2] |= ((x4 >> 2) & 1) << b;
-              w[3] |= ((x4 >> 3) & 1) << b;
-            }
             const int c = l * out.chunks_per_block + o0 / kChunkBits, wd = (o0 % kChunkBits) >> 6;
             for (int a = 0; a < 4; ++a) {
-              pl[plane_word_index(c, a, wd)] = w[a];
-              pop[l * 4 + a] += std::popcount(w[a]);
+              const uint64_t w = gather_bit(xq.data() + c0 + o0, m, a);
+              pl[plane_word_index(c, a, wd)] = w;
+              pop[l * 4 + a] += std::popcount(w);
             }
           }
         }

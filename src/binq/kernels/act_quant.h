@@ -54,6 +54,10 @@ TokenQuant quantize_token(const float* x, int n, const ActQuantConfig& cfg, uint
 // Symmetric per-token quantization of n outlier floats: writes q (n bytes) and returns the scale.
 float quantize_outliers_token(const float* x, int n, int bits, int8_t* q, float* xhat);
 
+// Bit `bit` of each of n <= 64 bytes, gathered into one u64 (bit i <- v[i]). Used to build both
+// the weight bits (bytes 0/1) and the activation bit-planes (4-bit codes).
+uint64_t gather_bit(const uint8_t* v, int n, int bit);
+
 // Block / 128-bit chunk geometry of the binary part, shared by the packed weights and the
 // activation planes so the two always line up (docs/format.md).
 inline constexpr int kChunkBits = 128;   // one chunk: 128 binary channels (2 x u64 per bit kind)

@@ -19,20 +19,6 @@ constexpr int kChunkBytes = 32;  // 128 sign bits + 128 bitmap bits
 // Whether every row satisfies the AVX-512 kernel's bound for exact 52-bit integer accumulation
 // (docs/format.md "Integer accumulation"): sum over chunks of 128 (|d1| + |d0| + |lo1 - lo0|)
 // in units of 2^-24 below 2^50. Realistic layers (|params| < 1) are ~10^6 times below it.
-// n <= 64 bytes of 0/1 -> one u64 (bit i = v[i]). Eight bytes at a time: the multiply gathers
-// the low bit of each byte into the top byte without carries.
-uint64_t bits_of(const uint8_t* v, int n) {
-  uint64_t w = 0;
-  int i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t x;
-    std::memcpy(&x, v + i, 8);
-    w |= ((x * 0x0102040810204080ull) >> 56) << i;
-  }
-  for (; i < n; ++i) w |= uint64_t(v[i]) << i;
-  return w;
-}
-
 bool int_accumulation_ok(const BinaryLinearParams& p, const ChunkLayout& cl) {
   const int nb = cl.n_blocks;
   for (int j = 0; j < p.out_features; ++j) {
@@ -165,7 +151,7 @@ PackedBinaryLinear pack(const BinaryLinearParams& p) {
       for (int o = 0; o < len; o += 64) {
         const int chunk = l * w.chunks_per_block + o / kChunkBits, word = (o % kChunkBits) >> 6;
         const int m = std::min(64, len - o);
-        const uint64_t qw = bits_of(sign + c0 + o, m), sw = bits_of(bitmap + c0 + o, m);
+        const uint64_t qw = gather_bit(sign + c0 + o, m, 0), sw = gather_bit(bitmap + c0 + o, m, 0);
         bits[weight_word_index(chunk, 0, word, w.n_chunks)] = qw;
         bits[weight_word_index(chunk, 1, word, w.n_chunks)] = sw;
         ns += std::popcount(sw);
