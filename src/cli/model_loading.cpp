@@ -45,7 +45,7 @@ std::unique_ptr<Tokenizer> load_embedded_tokenizer(const std::string& bytes, int
 }  // namespace
 
 LoadedModel open_model(const std::string& model_path, const std::string& tokenizer_path,
-                       bool need_tokenizer, bool simulate) {
+                       bool need_tokenizer, bool simulate, LinearLoading linears) {
   LoadedModel out;
   if (is_binq_file(model_path)) {
     LoadedBinq b = load_binq(model_path, simulate ? BinqRuntime::Simulated : BinqRuntime::Bitwise);
@@ -64,7 +64,7 @@ LoadedModel open_model(const std::string& model_path, const std::string& tokeniz
                       (simulate ? ", simulated" : ", bitwise") + ")";
     return out;
   }
-  auto weights = load_checkpoint(model_path);
+  auto weights = load_checkpoint(model_path, linears);
   out.model = std::make_shared<LlamaModel>(weights);
   const ModelConfig& c = weights->config;
   std::string tok = tokenizer_path.empty() ? find_tokenizer_for(model_path, c.vocab_size) : tokenizer_path;

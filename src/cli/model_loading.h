@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "binq/io/checkpoint.h"
 #include "binq/model/llama.h"
 #include "binq/tokenizer/tokenizer.h"
 #include "cli/command.h"
@@ -20,8 +21,10 @@ struct LoadedModel {
 // Fails with a clear message when the tokenizer is required but none is given or found.
 // A .binq file runs on the bitwise kernels unless `simulate` (dequantized weights, fake-quantized
 // activations); its embedded tokenizer is used unless tokenizer_path is given.
+// `linears` applies to float checkpoints (binq quantize loads them PerBlock).
 LoadedModel open_model(const std::string& model_path, const std::string& tokenizer_path,
-                       bool need_tokenizer = true, bool simulate = false);
+                       bool need_tokenizer = true, bool simulate = false,
+                       LinearLoading linears = LinearLoading::Resident);
 
 // Adds the options every model-consuming command shares.
 struct ModelOptions {

@@ -106,7 +106,10 @@ QuantizeResult run_quantize(const QuantizeCmd& cmd, TextCache* cache) {
   set_threads(cmd.threads);
   QuantizeOptions o = cmd.to_options();
   if (is_binq_file(cmd.model)) fail("--model {}: already a .binq file; quantize the original checkpoint", cmd.model);
-  LoadedModel lm = open_model(cmd.model, cmd.tokenizer, /*need_tokenizer=*/true);
+  // Per block: the quantizer reads, converts and releases one block's linears at a time, so
+  // peak memory is one block plus the compact results, not the whole model in FP32.
+  LoadedModel lm = open_model(cmd.model, cmd.tokenizer, /*need_tokenizer=*/true, /*simulate=*/false,
+                              LinearLoading::PerBlock);
   std::shared_ptr<const ModelWeights> fp = lm.model->weights_ptr();
   lm.model.reset();  // the pipeline builds its own model over the same weights
   const int vocab = fp->config.vocab_size;

@@ -17,13 +17,21 @@ struct SynthCmd {
   uint64_t seed = 1;
   bool binq = false;
   int block = 128, outliers = 128;
+  int layers = 0;  // 0 = the shape's own
+
+  ModelConfig config() const {
+    ModelConfig c = synthetic_config(shape);
+    if (layers < 0) fail("--layers must be positive (got {})", layers);
+    if (layers > 0) c.n_layers = layers;
+    return c;
+  }
 };
 
 // A .binq with random W(1+1) layers of the real shapes: what the bitwise runtime reads, for
 // `binq bench` and memory measurements without quantizing a large model first.
 void write_random_binq(const SynthCmd& o) {
   QuantizedModel m;
-  m.base = make_synthetic_weights(synthetic_config(o.shape), o.seed, /*linears=*/false);
+  m.base = make_synthetic_weights(o.config(), o.seed, /*linears=*/false);
   const ModelConfig& c = m.base->config;
   m.activations.config.balance = Balance::Paper;
   m.recipe = {{"method", "synthetic-random"}, {"block", o.block}, {"outliers", o.outliers}, {"seed", o.seed}};
@@ -33,7 +41,7 @@ void write_random_binq(const SynthCmd& o) {
     for (int k = 0; k < kLinearKinds; ++k) {
       const MatrixView& w = m.base->layers[l].linear[k];
       QuantizedLinear q;
-      q.binary = random_binary_layer(w.rows, w.cols, std::min(o.outliers, w.cols), o.block, seed++);
+      q.binary = CompactBinaryLinear(random_binary_layer(w.rows, w.cols, std::min(o.outliers, w.cols), o.block, seed++));
       m.linears.push_back(std::move(q));
     }
   write_binq(m, o.out);
@@ -48,7 +56,7 @@ void run(const SynthCmd& o) {
   else if (o.dtype == "f16") opt.dtype = TensorDType::F16;
   else if (o.dtype == "bf16") opt.dtype = TensorDType::BF16;
   else fail("--dtype: expected f32, f16 or bf16 (got '{}')", o.dtype);
-  auto weights = make_synthetic_weights(synthetic_config(o.shape), o.seed);
+  auto weights = make_synthetic_weights(o.config(), o.seed);
   write_hf_directory(*weights, o.out, opt);
   std::printf("wrote %s: %s, %.3f B parameters, %s\n", o.out.c_str(), weights->config.summary().c_str(),
               weights->parameter_count() / 1e9, dtype_name(opt.dtype));
@@ -59,6 +67,7 @@ void setup(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("synth", "write a random-weight model of a known shape (HF folder)");
   cmd->add_option("--shape", o->shape, "tinyllama-1.1b | llama-7b | llama2-7b | stories260k-shape | tiny")->capture_default_str();
   cmd->add_option("-o,--out", o->out, "output folder (or .binq file with --binq)")->required();
+  cmd->add_option("--layers", o->layers, "number of decoder blocks (default: the shape's; fewer for per-block memory scaling)");
   cmd->add_option("--dtype", o->dtype, "f32 | f16 | bf16")->capture_default_str();
   cmd->add_option("--seed", o->seed, "random seed")->capture_default_str();
   cmd->add_flag("--binq", o->binq, "write a .binq file with random W(1+1)A(1x4) layers instead of an HF folder");

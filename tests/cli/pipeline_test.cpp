@@ -105,7 +105,8 @@ TEST(Pipeline, FixedSeedIsDeterministicAndTheSeedMatters) {
   ASSERT_EQ(a.linears.size(), 5u * kLinearKinds);
   bool differs = false;
   for (size_t i = 0; i < a.linears.size(); ++i) {
-    const BinaryLinearParams &x = a.linears[i].binary, &y = b.linears[i].binary, &z = c.linears[i].binary;
+    const BinaryLinearParams x = a.linears[i].binary.unpack(), y = b.linears[i].binary.unpack(),
+                             z = c.linears[i].binary.unpack();
     ASSERT_EQ(a.linears[i].kind, QuantizedLinear::Kind::Binary);
     EXPECT_EQ(x.perm, y.perm) << i;
     EXPECT_EQ(x.sign, y.sign) << i;
@@ -130,7 +131,7 @@ TEST(Pipeline, BwaRecipeAndSizes) {
   EXPECT_EQ(m.recipe["calibration"]["ctx"], 128);
   EXPECT_TRUE(m.activations.quantize);
   EXPECT_EQ(m.activations.kv_bits, 4);
-  const BinaryLinearParams& down = m.linears[kLinearKinds - 1].binary;  // layer 0 down_proj
+  const CompactBinaryLinear& down = m.linears[kLinearKinds - 1].binary;  // layer 0 down_proj
   EXPECT_EQ(down.in_features, 172);
   EXPECT_EQ(down.n_outliers, 6);
   EXPECT_EQ(down.n_blocks(), 2);  // 166 binary channels: 128 + a short block of 38
@@ -218,6 +219,46 @@ TEST(Pipeline, LadderRungsAndBeyondSwitchesRun) {
   EXPECT_EQ(m.recipe["weights"]["cluster"], "dp");
   EXPECT_EQ(m.recipe["weights"]["compensation"], "column");
   EXPECT_EQ(m.activations.config.balance, Balance::LeastSquares);
+}
+
+// Wraps a model's LinearSource and counts the blocks it handed out that are still alive.
+struct CountingSource : LinearSource {
+  std::shared_ptr<const LinearSource> inner;
+  std::shared_ptr<int> live = std::make_shared<int>(0);
+  mutable int loads = 0, max_live = 0;
+  BlockLinears load(int layer) const override {
+    BlockLinears b = inner->load(layer);
+    ++loads;
+    max_live = std::max(max_live, ++*live);
+    b.keep_alive.push_back(std::shared_ptr<const void>(nullptr, [live = live](const void*) { --*live; }));
+    return b;
+  }
+};
+
+TEST(Pipeline, PerBlockLoadingHoldsOneBlockAtATimeAndChangesNothing) {
+  auto lazy = load_checkpoint(test::stories_model(), LinearLoading::PerBlock);
+  auto counting = std::make_shared<CountingSource>();
+  counting->inner = lazy->linear_source;
+  lazy->linear_source = counting;
+  for (QuantMethod m : {QuantMethod::Bwa, QuantMethod::Rtn}) {  // calibrated and data-free paths
+    SCOPED_TRACE(method_name(m));
+    counting->loads = counting->max_live = 0;
+    QuantizedModel a = quantize_model(lazy, stories().calib, "tinystories_train", small(m));
+    EXPECT_EQ(counting->loads, 5);     // each of stories260K's 5 blocks read once...
+    EXPECT_EQ(counting->max_live, 1);  // ...and released before the next one is read
+    EXPECT_EQ(*counting->live, 0);
+    QuantizedModel b = quantize(small(m));  // from the resident checkpoint
+    ASSERT_EQ(a.linears.size(), b.linears.size());
+    for (size_t i = 0; i < a.linears.size(); ++i) {
+      const QuantizedLinear &x = a.linears[i], &y = b.linears[i];
+      EXPECT_EQ(x.binary.sign, y.binary.sign) << i;
+      EXPECT_EQ(x.binary.bitmap, y.binary.bitmap) << i;
+      EXPECT_EQ(x.binary.params, y.binary.params) << i;
+      EXPECT_EQ(x.binary.outlier_w, y.binary.outlier_w) << i;
+      EXPECT_EQ(x.binary.perm, y.binary.perm) << i;
+      EXPECT_EQ(x.dense, y.dense) << i;
+    }
+  }
 }
 
 TEST(Pipeline, ObserveBlockStopsAfterTheObservedLinear) {

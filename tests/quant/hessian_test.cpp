@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <random>
 
 #include "binq/core/error.h"
@@ -74,6 +76,54 @@ TEST(Hessian, OrderAscendingAndStable) {
   EXPECT_EQ(perm, (std::vector<int32_t>{4, 1, 3, 2, 0}));
   auto P = permute_symmetric(H, d, perm);
   for (int i = 0; i < d; ++i) EXPECT_EQ(P[i * d + i], diag[perm[i]]);
+}
+
+TEST(Hessian, ReleaseEqualsFinalize) {
+  const int n = 33, d = 19;
+  auto x = random_x(n, d, 12);
+  HessianAccumulator acc(d);
+  acc.add(x.data(), n);
+  const auto H = acc.finalize();
+  EXPECT_EQ(acc.release(), H);  // bit for bit
+  EXPECT_EQ(acc.n_tokens(), 0);
+  EXPECT_THROW(acc.add(x.data(), 1), Error);
+}
+
+TEST(Hessian, PermuteSymmetricInPlaceMatchesTheDefinition) {
+  const int d = 37;
+  auto x = random_x(50, d, 11);
+  HessianAccumulator acc(d);
+  acc.add(x.data(), 50);
+  const auto H = acc.finalize();
+  std::vector<int32_t> perm(d);
+  std::iota(perm.begin(), perm.end(), 0);
+  std::shuffle(perm.begin(), perm.end(), std::mt19937(5));
+  const auto P = permute_symmetric(H, d, perm);
+  for (int i = 0; i < d; ++i)
+    for (int j = 0; j < d; ++j) ASSERT_EQ(P[size_t(i) * d + j], H[size_t(perm[i]) * d + perm[j]]) << i << "," << j;
+  EXPECT_THROW(permute_symmetric(H, d, std::vector<int32_t>(d, 0)), Error);
+}
+
+// prepare_hessian factors in place and restores H from its untouched triangle for a retry: the
+// result must be bit for bit the two-step factorization of H + damp_used I.
+TEST(Hessian, InPlaceFactorAndRetryAreExact) {
+  const int n = 20, d = 32;  // n < d: H is singular, so a negative shift makes it indefinite
+  auto x = random_x(n, d, 9);
+  HessianAccumulator acc(d);
+  acc.add(x.data(), n);
+  const auto H0 = acc.finalize();
+  double mean = 0;
+  for (int i = 0; i < d; ++i) mean += H0[size_t(i) * d + i] / d;
+  for (double shift : {0.0, 0.05 * mean}) {
+    std::vector<double> H = H0;
+    for (int i = 0; i < d; ++i) H[size_t(i) * d + i] -= shift;
+    const auto ph = prepare_hessian(H, d, 0.01, "exact");
+    if (shift > 0) EXPECT_GT(ph.damp_used, 0.01 * mean);  // retried at least once
+    std::vector<double> A = H;
+    for (int i = 0; i < d; ++i) A[size_t(i) * d + i] += ph.damp_used;
+    ASSERT_TRUE(cholesky_inverse_inplace(A, d) && cholesky_upper_inplace(A, d));
+    EXPECT_EQ(ph.U, A);
+  }
 }
 
 // U^T U must equal (H + damp I)^-1, U upper triangular.

@@ -44,7 +44,7 @@ QuantizedModel quantize_stories(int block, int outliers) {
       cfg.block_size = block;
       cfg.n_outliers = outliers;
       QuantizedLinear q;
-      q.binary = quantize_binary_linear(w.data, w.rows, w.cols, acc.finalize(), {}, cfg, "test");
+      q.binary = CompactBinaryLinear(quantize_binary_linear(w.data, w.rows, w.cols, acc.finalize(), {}, cfg, "test"));
       m.linears.push_back(std::move(q));
     }
   return m;

@@ -54,6 +54,22 @@ const uint8_t* MappedFile::at(uint64_t offset, uint64_t bytes, const std::string
   return data_ + offset;
 }
 
+bool MappedFile::contains(const void* p, size_t bytes) const {
+  const auto a = reinterpret_cast<uintptr_t>(p), base = reinterpret_cast<uintptr_t>(data_);
+  return data_ && a >= base && a - base <= size_ && bytes <= size_ - (a - base);
+}
+
+void MappedFile::drop_pages(const void* p, size_t bytes) const {
+  if (!contains(p, bytes)) fail("{}: drop_pages: range outside the map", path_);
+  // Only whole pages: a partial page at either end may hold a neighbouring tensor still in use
+  // (dropping it would be harmless, but keeping it costs at most two pages).
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p), first = (a + page - 1) / page * page,
+                  last = (a + bytes) / page * page;
+  // Advice only: a failure leaves the pages resident, which is merely the old behaviour.
+  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("{}: cannot open: {}", path, std::strerror(errno));
@@ -64,22 +80,28 @@ std::string read_text_file(const std::string& path) {
 }
 
 void write_file_atomic(const std::string& path, const void* bytes, size_t size) {
+  write_file_atomic(path, {std::string_view(static_cast<const char*>(bytes), size)});
+}
+
+void write_file_atomic(const std::string& path, const std::vector<std::string_view>& parts) {
   std::string tmp = path + ".tmp." + std::to_string(getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail("{}: cannot create: {}", tmp, std::strerror(errno));
-  const char* p = static_cast<const char*>(bytes);
-  size_t left = size;
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      fail("{}: write failed: {}", tmp, std::strerror(e));
+  for (std::string_view part : parts) {
+    const char* p = part.data();
+    size_t left = part.size();
+    while (left > 0) {
+      ssize_t n = ::write(fd, p, left);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        int e = errno;
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        fail("{}: write failed: {}", tmp, std::strerror(e));
+      }
+      p += n;
+      left -= static_cast<size_t>(n);
     }
-    p += n;
-    left -= static_cast<size_t>(n);
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     int e = errno;

@@ -15,9 +15,9 @@ void check_loaded_weights(const ModelWeights& weights) {
     fail("{}: tensor '{}' contains NaN or Inf values; refusing to load a corrupt checkpoint", weights.source, bad);
 }
 
-std::shared_ptr<ModelWeights> load_checkpoint(const std::string& path) {
+std::shared_ptr<ModelWeights> load_checkpoint(const std::string& path, LinearLoading linears) {
   if (!path_exists(path)) fail("{}: checkpoint not found", path);
-  return is_directory(path) ? load_hf_directory(path) : load_llama2c(path);
+  return is_directory(path) ? load_hf_directory(path, linears) : load_llama2c(path, linears);
 }
 
 namespace io_detail {

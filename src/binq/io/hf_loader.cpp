@@ -80,28 +80,72 @@ class TensorSource {
   std::map<std::string, std::shared_ptr<const SafetensorsFile>> files_;
 };
 
-// Fetches tensors by name with the shape the config implies.
+// Fetches tensors by name with the shape the config implies; converted buffers and maps go to
+// `keep_alive`. With drop_in_place, F32 tensors used in place from the map get their pages
+// dropped from the resident set when `keep_alive` is cleared (per-block loading).
 class Fetcher {
  public:
-  Fetcher(TensorSource& src, ModelWeights& w) : src_(src), w_(w) {}
+  Fetcher(TensorSource& src, std::vector<std::shared_ptr<const void>>& keep_alive, bool drop_in_place = false)
+      : src_(src), keep_(keep_alive), drop_in_place_(drop_in_place) {}
 
-  const float* get(const std::string& name, std::vector<int64_t> shape) {
+  const float* get(const std::string& name, const std::vector<int64_t>& shape) {
+    const SafetensorsFile* f = nullptr;
+    const SafetensorsTensor& t = check(name, shape, &f);
+    const float* p = f->read_f32(t, keep_);
+    if (drop_in_place_ && f->mapped()->contains(p, t.bytes))
+      keep_.push_back(io_detail::drop_pages_on_release(f->mapped(), p, t.bytes));
+    return p;
+  }
+
+  // The tensor, after checking that it exists with this shape (nothing is read).
+  const SafetensorsTensor& check(const std::string& name, const std::vector<int64_t>& shape,
+                                 const SafetensorsFile** file = nullptr) {
     const SafetensorsFile* f = nullptr;
     const SafetensorsTensor* t = src_.find(name, &f);
     if (!t) fail("{}: tensor '{}' is missing (expected shape [{}])", src_.where(), name, fmt::join(shape, ", "));
     if (t->shape != shape)
       fail("{}: tensor '{}' has shape {}, expected [{}]", f->path(), name, t->shape_string(), fmt::join(shape, ", "));
-    return f->read_f32(*t, w_);
+    if (file) *file = f;
+    return *t;
   }
 
  private:
   TensorSource& src_;
-  ModelWeights& w_;
+  std::vector<std::shared_ptr<const void>>& keep_;
+  bool drop_in_place_;
+};
+
+std::string tensor_prefix(int layer) { return fmt::format("model.layers.{}.", layer); }
+
+// HF name of a linear's weight under tensor_prefix(layer).
+std::string linear_tensor(LinearKind kind) {
+  const bool attn = kind == LinearKind::Q || kind == LinearKind::K || kind == LinearKind::V || kind == LinearKind::O;
+  return std::string(attn ? "self_attn." : "mlp.") + linear_name(kind) + ".weight";
+}
+
+// LinearLoading::PerBlock: the block's seven weights read (and converted) only when asked for.
+class HfLinearSource : public LinearSource {
+ public:
+  HfLinearSource(const std::string& dir, const ModelConfig& c) : src_(dir), config_(c) {}
+  BlockLinears load(int layer) const override {
+    BlockLinears b;
+    Fetcher fetch(src_, b.keep_alive, /*drop_in_place=*/true);
+    for (int k = 0; k < kLinearKinds; ++k) {
+      MatrixView& m = b.linear[k];
+      linear_shape(config_, LinearKind(k), m.rows, m.cols);
+      m.data = fetch.get(tensor_prefix(layer) + linear_tensor(LinearKind(k)), {m.rows, m.cols});
+    }
+    return b;
+  }
+
+ private:
+  mutable TensorSource src_;  // opens shards on first use
+  ModelConfig config_;
 };
 
 }  // namespace
 
-std::shared_ptr<ModelWeights> load_hf_directory(const std::string& dir) {
+std::shared_ptr<ModelWeights> load_hf_directory(const std::string& dir, LinearLoading linears) {
   if (!is_directory(dir)) fail("{}: not a directory", dir);
   const std::string config_path = dir + "/config.json";
   if (!path_exists(config_path)) fail("{}: no config.json; not a Hugging Face model folder", dir);
@@ -111,21 +155,23 @@ std::shared_ptr<ModelWeights> load_hf_directory(const std::string& dir) {
   auto w = std::make_shared<ModelWeights>();
   w->config = c;
   w->source = dir;
-  Fetcher fetch(src, *w);
+  Fetcher fetch(src, w->keep_alive);
+  const bool per_block = linears == LinearLoading::PerBlock;
+  if (per_block) w->linear_source = std::make_shared<HfLinearSource>(dir, c);
   const int64_t D = c.dim;
   w->tok_embeddings = fetch.get("model.embed_tokens.weight", {c.vocab_size, D});
   w->layers.resize(size_t(c.n_layers));
   for (int l = 0; l < c.n_layers; ++l) {
     LayerWeights& L = w->layers[size_t(l)];
-    const std::string p = fmt::format("model.layers.{}.", l);
+    const std::string p = tensor_prefix(l);
     L.attn_norm = fetch.get(p + "input_layernorm.weight", {D});
     L.ffn_norm = fetch.get(p + "post_attention_layernorm.weight", {D});
     for (int k = 0; k < kLinearKinds; ++k) {
-      const LinearKind kind = LinearKind(k);
-      const bool attn = kind == LinearKind::Q || kind == LinearKind::K || kind == LinearKind::V || kind == LinearKind::O;
       MatrixView& m = L.linear[k];
-      linear_shape(c, kind, m.rows, m.cols);
-      m.data = fetch.get(p + (attn ? "self_attn." : "mlp.") + linear_name(kind) + ".weight", {m.rows, m.cols});
+      linear_shape(c, LinearKind(k), m.rows, m.cols);
+      // Per block: only the tensor's presence and shape are checked now; the source reads it.
+      if (per_block) fetch.check(p + linear_tensor(LinearKind(k)), {m.rows, m.cols});
+      else m.data = fetch.get(p + linear_tensor(LinearKind(k)), {m.rows, m.cols});
     }
     if (c.qkv_bias) {
       L.q_bias = fetch.get(p + "self_attn.q_proj.bias", {c.q_dim()});

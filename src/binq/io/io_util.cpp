@@ -11,6 +11,20 @@
 
 namespace binq::io_detail {
 
+namespace {
+struct PageDropper {
+  std::shared_ptr<const MappedFile> file;
+  const void* p;
+  size_t bytes;
+  ~PageDropper() { file->drop_pages(p, bytes); }
+};
+}  // namespace
+
+std::shared_ptr<const void> drop_pages_on_release(std::shared_ptr<const MappedFile> file, const void* p, size_t bytes) {
+  if (!file->contains(p, bytes)) fail("{}: drop_pages_on_release: range outside the map", file->path());
+  return std::make_shared<const PageDropper>(PageDropper{std::move(file), p, bytes});
+}
+
 AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)) {
   tmp_ = path_ + ".tmp." + std::to_string(getpid());
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -162,9 +162,30 @@ ModelConfig config_from_header(Header& h, const std::string& path) {
   return c;
 }
 
+// LinearLoading::PerBlock: every tensor already lies in the map, so a block is its views;
+// their pages leave the resident set again when the block is released.
+class MappedLinearSource : public LinearSource {
+ public:
+  MappedLinearSource(std::shared_ptr<const MappedFile> file, std::vector<LayerWeights> layers)
+      : file_(std::move(file)), layers_(std::move(layers)) {}
+  BlockLinears load(int layer) const override {
+    BlockLinears b;
+    for (int k = 0; k < kLinearKinds; ++k) {
+      b.linear[k] = layers_.at(size_t(layer)).linear[k];
+      b.keep_alive.push_back(
+          io_detail::drop_pages_on_release(file_, b.linear[k].data, size_t(b.linear[k].numel()) * sizeof(float)));
+    }
+    return b;
+  }
+
+ private:
+  std::shared_ptr<const MappedFile> file_;
+  std::vector<LayerWeights> layers_;  // only the linear views are used
+};
+
 }  // namespace
 
-std::shared_ptr<ModelWeights> load_llama2c(const std::string& path) {
+std::shared_ptr<ModelWeights> load_llama2c(const std::string& path, LinearLoading linears) {
   auto file = MappedFile::open(path);
   Header h = read_header(*file);
   const ModelConfig c = config_from_header(h, path);
@@ -212,6 +233,13 @@ std::shared_ptr<ModelWeights> load_llama2c(const std::string& path) {
     }
   }
   if (h.shared) w->output = {w->tok_embeddings, c.vocab_size, c.dim};
+  if (linears == LinearLoading::PerBlock) {
+    // Hand the linear views to the source and keep only their shapes, so that neither the
+    // check below nor anything else touches (and makes resident) the blocks' pages now.
+    w->linear_source = std::make_shared<MappedLinearSource>(file, w->layers);
+    for (LayerWeights& L : w->layers)
+      for (MatrixView& m : L.linear) m.data = nullptr;
+  }
   check_loaded_weights(*w);
   return w;
 }

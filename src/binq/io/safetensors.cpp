@@ -137,28 +137,43 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::string& 
 }
 
 const float* SafetensorsFile::read_f32(const SafetensorsTensor& t, ModelWeights& owner) const {
+  return read_f32(t, owner.keep_alive);
+}
+
+const float* SafetensorsFile::read_f32(const SafetensorsTensor& t,
+                                       std::vector<std::shared_ptr<const void>>& keep_alive) const {
   const uint8_t* src = file_->at(t.offset, t.bytes, "tensor '" + t.name + "'");
   const size_t n = size_t(t.numel());
-  // In-place tensors point into the map: the weights must hold it (once, not once per tensor).
-  if (std::none_of(owner.keep_alive.begin(), owner.keep_alive.end(),
-                   [&](const std::shared_ptr<const void>& p) { return p.get() == file_.get(); }))
-    owner.keep_alive.push_back(file_);
+  auto allocate = [&] {
+    auto buffer = std::shared_ptr<float[]>(new float[n]);
+    keep_alive.push_back(buffer);
+    return buffer.get();
+  };
   if (t.dtype == "F32") {
     // mmap is page aligned, but data_offsets need not be multiples of 4; a misaligned float
     // pointer is undefined behaviour, so such tensors are copied.
-    if (reinterpret_cast<uintptr_t>(src) % alignof(float) == 0) return reinterpret_cast<const float*>(src);
-    float* dst = owner.allocate(n);
+    if (reinterpret_cast<uintptr_t>(src) % alignof(float) == 0) {
+      // In-place tensors point into the map: the owner must hold it (once, not once per tensor).
+      if (std::none_of(keep_alive.begin(), keep_alive.end(),
+                       [&](const std::shared_ptr<const void>& p) { return p.get() == file_.get(); }))
+        keep_alive.push_back(file_);
+      return reinterpret_cast<const float*>(src);
+    }
+    float* dst = allocate();
     std::memcpy(dst, src, n * sizeof(float));
+    file_->drop_pages(src, t.bytes);
     return dst;
   }
   if (t.dtype == "F16" || t.dtype == "BF16") {
-    float* dst = owner.allocate(n);
+    float* dst = allocate();
     const bool bf16 = t.dtype == "BF16";
     for (size_t i = 0; i < n; ++i) {
       uint16_t h;
       std::memcpy(&h, src + 2 * i, 2);
       dst[i] = bf16 ? bf16_to_float(h) : fp16_to_float(h);
     }
+    // The FP32 copy is used from now on: the source pages would otherwise stay in RSS.
+    file_->drop_pages(src, t.bytes);
     return dst;
   }
   fail("{}: tensor '{}': unsupported dtype '{}' (expected F32, F16 or BF16)", path(), t.name, t.dtype);

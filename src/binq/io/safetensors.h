@@ -40,7 +40,10 @@ class SafetensorsFile {
   // FP32 values of a tensor: a pointer into the map when the tensor is F32 and 4-byte aligned,
   // otherwise a converted copy in a buffer allocated from `owner` (which also keeps the map
   // alive). Fails naming the tensor for unsupported dtypes.
+  // F16/BF16 source pages are dropped from the resident set once converted (never read again).
   const float* read_f32(const SafetensorsTensor& t, ModelWeights& owner) const;
+  // Same, with the converted buffer (or the map) added to `keep_alive` instead.
+  const float* read_f32(const SafetensorsTensor& t, std::vector<std::shared_ptr<const void>>& keep_alive) const;
 
  private:
   std::shared_ptr<const MappedFile> file_;

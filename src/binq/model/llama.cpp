@@ -85,7 +85,7 @@ LlamaModel::LlamaModel(std::shared_ptr<const ModelWeights> weights) : weights_(s
 
 void LlamaModel::set_linear(LinearId id, std::shared_ptr<const Linear> impl) {
   const MatrixView& m = weights_->layers.at(id.layer).linear[int(id.kind)];
-  if (impl->out_features() != m.rows || impl->in_features() != m.cols)
+  if (impl && (impl->out_features() != m.rows || impl->in_features() != m.cols))
     fail("layer {} {}: replacement is [{} x {}], expected [{} x {}]", id.layer, linear_name(id.kind),
          impl->out_features(), impl->in_features(), m.rows, m.cols);
   linears_[size_t(id.layer) * kLinearKinds + int(id.kind)] = std::move(impl);

@@ -20,7 +20,8 @@ class LlamaModel {
   const ModelWeights& weights() const { return *weights_; }
   std::shared_ptr<const ModelWeights> weights_ptr() const { return weights_; }
 
-  // Replaces one linear layer; fails if the shape differs from the layer it replaces.
+  // Replaces one linear layer; fails if the shape differs from the layer it replaces. nullptr
+  // removes it (a quantizer done with a block frees it; running that block then fails).
   void set_linear(LinearId id, std::shared_ptr<const Linear> impl);
   const Linear& linear(LinearId id) const;
   // Replaces the output head (default: FP32 DenseLinear over weights().output).

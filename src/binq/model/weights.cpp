@@ -93,6 +93,31 @@ std::string ModelWeights::find_non_finite() const {
   return bad;
 }
 
+BlockLinears block_linears(const ModelWeights& w, int layer) {
+  const LayerWeights& L = w.layers.at(size_t(layer));
+  bool resident = true;
+  for (int k = 0; k < kLinearKinds; ++k) resident &= L.linear[k].data != nullptr;
+  if (resident) {
+    BlockLinears b;
+    for (int k = 0; k < kLinearKinds; ++k) b.linear[k] = L.linear[k];
+    return b;
+  }
+  if (!w.linear_source) fail("{}: layer {} has no FP32 linear weights (quantized model?)", w.source, layer);
+  BlockLinears b = w.linear_source->load(layer);
+  for (int k = 0; k < kLinearKinds; ++k) {
+    const MatrixView& m = b.linear[k];
+    if (!m.data || m.rows != L.linear[k].rows || m.cols != L.linear[k].cols)
+      fail("{}: layer {} {}: the block loader returned [{} x {}], expected [{} x {}]", w.source, layer,
+           linear_name(LinearKind(k)), m.rows, m.cols, L.linear[k].rows, L.linear[k].cols);
+    // The scan check_loaded_weights does at load time for resident tensors.
+    for (int64_t i = 0; i < m.numel(); ++i)
+      if (!std::isfinite(m.data[i]))
+        fail("{}: tensor 'layers.{}.{}' contains NaN or Inf values; refusing to load a corrupt checkpoint", w.source,
+             layer, linear_name(LinearKind(k)));
+  }
+  return b;
+}
+
 int64_t ModelWeights::parameter_count() const {
   int64_t total = 0;
   for_each_tensor(*this, [&](const std::string&, const float*, int64_t n) { total += n; });

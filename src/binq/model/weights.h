@@ -35,6 +35,24 @@ struct LayerWeights {
   const MatrixView& w(LinearKind k) const { return linear[int(k)]; }
 };
 
+// FP32 weights of the seven linears of one decoder block, valid while this object lives: views
+// into resident weights, or buffers / mapped pages loaded for this block alone and released
+// (freed, or dropped from the resident set) when it is destroyed.
+struct BlockLinears {
+  MatrixView linear[kLinearKinds];
+  std::vector<std::shared_ptr<const void>> keep_alive;
+  const MatrixView& w(LinearKind k) const { return linear[int(k)]; }
+};
+
+// Loads the linears of one block at a time, for weights loaded without them (see
+// ModelWeights::linear_source). Implemented by the checkpoint loaders.
+class LinearSource {
+ public:
+  virtual ~LinearSource() = default;
+  // The block's linears in FP32 (converted if the checkpoint stores F16/BF16).
+  virtual BlockLinears load(int layer) const = 0;
+};
+
 struct ModelWeights {
   ModelConfig config;
   std::string source;                    // file or folder it was loaded from
@@ -42,6 +60,10 @@ struct ModelWeights {
   std::vector<LayerWeights> layers;
   const float* final_norm = nullptr;     // [dim]
   MatrixView output;                     // [vocab x dim]; == tok_embeddings when tied
+
+  // Set when the decoder blocks' linears were left out at load time to bound memory (their
+  // MatrixViews carry shapes but no data): the quantizer loads them one block at a time.
+  std::shared_ptr<const LinearSource> linear_source;
 
   // Owned storage backing the pointers above (mapped files, converted buffers).
   std::vector<std::shared_ptr<const void>> keep_alive;
@@ -54,5 +76,10 @@ struct ModelWeights {
   std::string find_non_finite() const;
   int64_t parameter_count() const;
 };
+
+// The FP32 linears of block `layer`: views of the resident weights, or loaded through
+// w.linear_source and checked for NaN/Inf (failing with the tensor's name, as at load time).
+// Fails if the block has neither.
+BlockLinears block_linears(const ModelWeights& w, int layer);
 
 }  // namespace binq

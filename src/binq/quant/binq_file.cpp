@@ -36,16 +36,25 @@ uint32_t crc32_of(const void* data, size_t bytes) {
 
 void BinqWriter::add(const std::string& name, const std::string& dtype, std::vector<int64_t> shape,
                      const void* data, size_t bytes) {
-  if (blobs_.contains(name)) fail("internal: blob '{}' added twice", name);
-  data_.resize(align_up(data_.size()), '\0');
-  blobs_[name] = {{"dtype", dtype}, {"shape", shape}, {"offset", data_.size()}, {"bytes", bytes},
-                  {"crc32", crc32_of(data, bytes)}};
-  data_.append(static_cast<const char*>(data), bytes);
+  const auto* p = static_cast<const uint8_t*>(data);
+  add(name, dtype, std::move(shape), std::vector<uint8_t>(p, p + bytes));
+}
+
+void BinqWriter::add_ref(const std::string& name, const std::string& dtype, std::vector<int64_t> shape,
+                         const void* data, size_t bytes) {
+  for (const Blob& b : blobs_)
+    if (b.name == name) fail("internal: blob '{}' added twice", name);
+  const uint64_t offset = align_up(end_);
+  blobs_.push_back({name, dtype, std::move(shape), {static_cast<const char*>(data), bytes}, offset});
+  end_ = offset + bytes;
 }
 
 void BinqWriter::write(const std::string& path) const {
   nlohmann::json h = header_;
-  h["blobs"] = blobs_;
+  nlohmann::json& blobs = h["blobs"] = nlohmann::json::object();
+  for (const Blob& b : blobs_)
+    blobs[b.name] = {{"dtype", b.dtype}, {"shape", b.shape}, {"offset", b.offset}, {"bytes", b.bytes.size()},
+                     {"crc32", crc32_of(b.bytes.data(), b.bytes.size())}};
   std::string json = h.dump();
   // Pad so that the data section starts 64-byte aligned (blob offsets are relative to it).
   json.resize(align_up(kPrefixBytes + json.size()) - kPrefixBytes, ' ');
@@ -57,8 +66,16 @@ void BinqWriter::write(const std::string& path) const {
   std::memcpy(out.data() + 12, &crc, 4);
   std::memcpy(out.data() + 16, &header_bytes, 8);
   out += json;
-  out += data_;
-  write_file_atomic(path, out.data(), out.size());
+  // The blobs are written from where they are, with zero padding between them.
+  static const char kZeros[kBinqAlign] = {};
+  std::vector<std::string_view> parts = {out};
+  uint64_t at = 0;
+  for (const Blob& b : blobs_) {
+    parts.emplace_back(kZeros, b.offset - at);
+    parts.push_back(b.bytes);
+    at = b.offset + b.bytes.size();
+  }
+  write_file_atomic(path, parts);
 }
 
 BinqReader::BinqReader(const std::string& path) : file_(MappedFile::open(path)) {

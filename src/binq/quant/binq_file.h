@@ -7,6 +7,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "binq/core/mapped_file.h"
@@ -17,20 +18,40 @@ inline constexpr char kBinqMagic[8] = {'B', 'I', 'N', 'Q', 'F', 'I', 'L', 'E'};
 inline constexpr uint32_t kBinqVersion = 1;
 inline constexpr uint64_t kBinqAlign = 64;
 
-// Builds a .binq file in memory blob by blob, then writes it in one atomic step.
+// Collects the blobs of a .binq file, then writes it in one atomic step. Blobs are copied,
+// taken over or only referenced, so that writing a model never needs a second in-memory copy
+// of its packed layers (they can be most of a quantizer's memory).
 class BinqWriter {
  public:
   // dtype is informational for readers and `binq inspect`: f32, f16, i8, i32, u8.
+  // Copies the bytes.
   void add(const std::string& name, const std::string& dtype, std::vector<int64_t> shape,
            const void* data, size_t bytes);
+  // Takes the buffer over.
+  template <typename T>
+  void add(const std::string& name, const std::string& dtype, std::vector<int64_t> shape, std::vector<T>&& data) {
+    auto owned = std::make_shared<const std::vector<T>>(std::move(data));
+    add_ref(name, dtype, std::move(shape), owned->data(), owned->size() * sizeof(T));
+    owned_.push_back(std::move(owned));
+  }
+  // References the bytes, which must stay valid and unchanged until write() has returned.
+  void add_ref(const std::string& name, const std::string& dtype, std::vector<int64_t> shape,
+               const void* data, size_t bytes);
   nlohmann::json& header() { return header_; }  // free-form sections: "model", "quant", ...
-  void write(const std::string& path) const;
-  size_t data_bytes() const { return data_.size(); }
+  void write(const std::string& path) const;     // checksums every blob, then writes
+  size_t data_bytes() const { return end_; }
 
  private:
+  struct Blob {
+    std::string name, dtype;
+    std::vector<int64_t> shape;
+    std::string_view bytes;
+    uint64_t offset = 0;  // in the data section, kBinqAlign-aligned
+  };
   nlohmann::json header_ = nlohmann::json::object();
-  nlohmann::json blobs_ = nlohmann::json::object();
-  std::string data_;
+  std::vector<Blob> blobs_;
+  std::vector<std::shared_ptr<const void>> owned_;
+  uint64_t end_ = 0;  // data section bytes so far
 };
 
 struct BlobInfo {

@@ -48,18 +48,27 @@ std::string describe(const BinaryQuantConfig& c) {
                      compensation_name(c.compensation), c.percdamp);
 }
 
-double bits_per_weight(const BinaryLinearParams& p) {
+namespace {
+template <typename Layer>
+double binary_bits_per_weight(const Layer& p, bool bitmap_used) {
   const double out = p.out_features, in = p.in_features;
   // A layer quantized without bitmap (all s = 0) needs neither the bitmap nor group 1's
   // (lo1, d1): count it as the 1-bit format it is.
-  bool bitmap_used = false;
-  for (uint8_t s : p.bitmap) bitmap_used |= s != 0;
   const double bits_each = bitmap_used ? 2.0 : 1.0, fp16_each = bitmap_used ? 4.0 : 2.0;
   const double bits = out * p.binary_width() * bits_each + out * p.n_blocks() * fp16_each * 16 +
                       out * p.n_outliers * 8.0 + (p.n_outliers > 0 ? out * 16.0 : 0.0) +
                       in * 32.0;
   return bits / (out * in);
 }
+}  // namespace
+
+double bits_per_weight(const BinaryLinearParams& p) {
+  bool bitmap_used = false;
+  for (uint8_t s : p.bitmap) bitmap_used |= s != 0;
+  return binary_bits_per_weight(p, bitmap_used);
+}
+
+double bits_per_weight(const CompactBinaryLinear& p) { return binary_bits_per_weight(p, p.bitmap_used()); }
 
 float int8_row_scale(const float* w, int n) {
   float m = 0;

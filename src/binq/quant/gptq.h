@@ -9,6 +9,7 @@
 
 #include "binq/quant/binary_layer.h"
 #include "binq/quant/clustering.h"
+#include "binq/quant/compact_binary_linear.h"
 #include "binq/quant/hessian.h"
 
 namespace binq {
@@ -88,6 +89,7 @@ RowBlockQuantizer fit_row_block(const float* w, const float* imp, int n,
 // outliers with one FP16 scale per row, and the shared int32 permutation counted in full here.
 // Without any bitmap bit set, 1 bit per binary weight and 2 FP16 per (row, block) are counted.
 double bits_per_weight(const BinaryLinearParams& p);
+double bits_per_weight(const CompactBinaryLinear& p);  // the same count
 
 // Symmetric INT8 scale for a row of outlier weights: FP16-rounded max|w| / 127 (0 if all 0).
 float int8_row_scale(const float* w, int n);

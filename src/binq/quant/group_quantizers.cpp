@@ -56,18 +56,18 @@ nlohmann::json MethodGroupQuantizer::sizes_json() const {
 
 namespace {
 
-std::vector<float> copy_rounded_fp16(const float* w, size_t n) {
-  std::vector<float> v(w, w + n);
-  for (float& x : v) x = round_to_fp16(x);
+std::vector<uint16_t> copy_to_fp16(const float* w, size_t n) {
+  std::vector<uint16_t> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = float_to_fp16(w[i]);
   return v;
 }
 
 // [out x in] original column order -> permuted column order (QuantizedLinear::dense layout),
-// rounded to FP16 as the file stores it, so in-process and from-file evaluation agree.
-std::vector<float> to_permuted_fp16(const std::vector<float>& w, int out, int in, const std::vector<int32_t>& perm) {
-  std::vector<float> p(w.size());
+// in FP16 as the file stores it, so in-process and from-file evaluation agree.
+std::vector<uint16_t> to_permuted_fp16(const std::vector<float>& w, int out, int in, const std::vector<int32_t>& perm) {
+  std::vector<uint16_t> p(w.size());
   for (int j = 0; j < out; ++j)
-    for (int c = 0; c < in; ++c) p[size_t(j) * in + c] = round_to_fp16(w[size_t(j) * in + perm[c]]);
+    for (int c = 0; c < in; ++c) p[size_t(j) * in + c] = float_to_fp16(w[size_t(j) * in + perm[c]]);
   return p;
 }
 
@@ -88,7 +88,7 @@ std::vector<int32_t> identity(int n) {
 
 QuantizedLinear MethodGroupQuantizer::quantize_one(const MatrixView& W, const std::string& name,
                                                    const std::vector<int32_t>& perm, const PreparedHessian* ph,
-                                                   int width) {
+                                                   int width, BinaryLinearParams& binary) {
   const int out = W.rows, in = W.cols;
   const WidthSizes s = sizes_for(width);
   QuantizedLinear q;
@@ -97,7 +97,8 @@ QuantizedLinear MethodGroupQuantizer::quantize_one(const MatrixView& W, const st
   switch (o_.method) {
     case QuantMethod::Bwa: {
       q.kind = QuantizedLinear::Kind::Binary;
-      q.binary = quantize_binary_linear(W.data, out, in, *ph, perm, bwa_config(o_, s), name.c_str());
+      binary = quantize_binary_linear(W.data, out, in, *ph, perm, bwa_config(o_, s), name.c_str());
+      q.binary = CompactBinaryLinear(binary);
       return q;
     }
     case QuantMethod::Rtn: {
@@ -136,7 +137,7 @@ QuantizedLinear MethodGroupQuantizer::quantize_one(const MatrixView& W, const st
     case QuantMethod::Fp: {
       q.kind = QuantizedLinear::Kind::Dense;
       q.perm = identity(in);
-      q.dense = copy_rounded_fp16(W.data, size_t(out) * in);
+      q.dense = copy_to_fp16(W.data, size_t(out) * in);
       q.nominal_bits = 16;
       return q;
     }
@@ -144,11 +145,12 @@ QuantizedLinear MethodGroupQuantizer::quantize_one(const MatrixView& W, const st
   fail("{}: unknown method", name);
 }
 
-std::vector<std::shared_ptr<const Linear>> MethodGroupQuantizer::quantize_group(const LlamaModel& model, int layer,
+std::vector<std::shared_ptr<const Linear>> MethodGroupQuantizer::quantize_group(int layer,
                                                                                 const std::vector<LinearKind>& kinds,
-                                                                                const std::vector<double>& H) {
+                                                                                const BlockLinears& weights,
+                                                                                std::vector<double> H) {
   const auto t0 = std::chrono::steady_clock::now();
-  const int width = model.weights().layers.at(layer).w(kinds.front()).cols;
+  const int width = weights.w(kinds.front()).cols;
   seen_[width] = sizes_for(width);
   const std::string group_name = fmt::format("layers.{}.{}", layer, linear_name(kinds.front()));
 
@@ -159,11 +161,11 @@ std::vector<std::shared_ptr<const Linear>> MethodGroupQuantizer::quantize_group(
     case QuantMethod::Bwa:
     case QuantMethod::Gptq:
       perm = order_by_hessian_diag(H, width);
-      ph = prepare_hessian(permute_symmetric(H, width, perm), width, o_.percdamp, group_name.c_str());
+      ph = prepare_hessian(permute_symmetric(std::move(H), width, perm), width, o_.percdamp, group_name.c_str());
       break;
     case QuantMethod::Billm:  // BiLLM does not reorder
       perm = identity(width);
-      ph = prepare_hessian(H, width, o_.percdamp, group_name.c_str());
+      ph = prepare_hessian(std::move(H), width, o_.percdamp, group_name.c_str());
       break;
     case QuantMethod::Rtn:
     case QuantMethod::Fp:
@@ -172,16 +174,17 @@ std::vector<std::shared_ptr<const Linear>> MethodGroupQuantizer::quantize_group(
 
   std::vector<std::shared_ptr<const Linear>> out;
   for (LinearKind kind : kinds) {
-    const MatrixView& W = model.weights().layers.at(layer).w(kind);
     const std::string name = fmt::format("layers.{}.{}", layer, linear_name(kind));
-    QuantizedLinear q = quantize_one(W, name, perm, &ph, width);
-    if (o_.calib_float && q.kind == QuantizedLinear::Kind::Binary) {
-      const BinaryLinearParams& b = q.binary;
+    BinaryLinearParams b;  // Binary: the unpacked layer, for its calibration-time replacement
+    QuantizedLinear q = quantize_one(weights.w(kind), name, perm, &ph, width, b);
+    if (q.kind != QuantizedLinear::Kind::Binary) {
+      out.push_back(make_quantized_linear(q, act_, o_.calib_runtime));
+    } else if (o_.calib_float) {
       out.push_back(std::make_shared<FakeQuantLinear>(to_permuted(b.dequantize(), b.out_features, b.in_features, b.perm),
                                                       b.out_features, b.in_features, b.perm, b.n_outliers,
                                                       act_.quantize, act_.config, "calibration W(1+1) (float)"));
     } else {
-      out.push_back(make_quantized_linear(q, act_, o_.calib_runtime));
+      out.push_back(make_binary_linear(b, act_, o_.calib_runtime));
     }
     linears_.at(size_t(layer) * kLinearKinds + int(kind)) = std::move(q);
   }

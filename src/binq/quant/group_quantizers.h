@@ -25,9 +25,9 @@ class MethodGroupQuantizer : public GroupQuantizer {
   // ([layer * kLinearKinds + kind]) and must outlive the quantizer.
   MethodGroupQuantizer(const QuantizeOptions& o, const ActivationRecipe& act, std::vector<QuantizedLinear>& linears);
 
-  std::vector<std::shared_ptr<const Linear>> quantize_group(const LlamaModel& model, int layer,
-                                                            const std::vector<LinearKind>& kinds,
-                                                            const std::vector<double>& H) override;
+  std::vector<std::shared_ptr<const Linear>> quantize_group(int layer, const std::vector<LinearKind>& kinds,
+                                                            const BlockLinears& weights,
+                                                            std::vector<double> H) override;
 
   WidthSizes sizes_for(int width) const;
   // {"64": {"B": 64, "K": 2}, ...} for the widths seen so far.
@@ -36,8 +36,9 @@ class MethodGroupQuantizer : public GroupQuantizer {
   double weight_seconds() const { return weight_s_; }
 
  private:
+  // Quantizes W by the method; a Binary layer is also returned unpacked in `binary`.
   QuantizedLinear quantize_one(const MatrixView& W, const std::string& name, const std::vector<int32_t>& perm,
-                               const PreparedHessian* ph, int width);
+                               const PreparedHessian* ph, int width, BinaryLinearParams& binary);
   QuantizeOptions o_;
   ActivationRecipe act_;
   std::vector<QuantizedLinear>& linears_;

@@ -23,6 +23,9 @@ class HessianAccumulator {
   void merge(const HessianAccumulator& other);
   // H = (2/N) sum x x^T, full symmetric [dim x dim]. Fails if no token was added.
   std::vector<double> finalize() const;
+  // The same H, built in the accumulator's own storage (no second [dim x dim] matrix, ~1 GB at
+  // width 11008); the accumulator must not be used afterwards.
+  std::vector<double> release();
 
  private:
   int dim_;
@@ -34,9 +37,9 @@ class HessianAccumulator {
 // the order is deterministic. perm[i] = original channel placed at position i.
 std::vector<int32_t> order_by_hessian_diag(const std::vector<double>& H, int dim);
 
-// P H P^T for perm as above: result[i][j] = H[perm[i]][perm[j]].
-std::vector<double> permute_symmetric(const std::vector<double>& H, int dim,
-                                      const std::vector<int32_t>& perm);
+// P H P^T for perm as above: result[i][j] = H[perm[i]][perm[j]]. Permutes in place (O(dim)
+// scratch), so a caller that moves H in never holds two [dim x dim] matrices.
+std::vector<double> permute_symmetric(std::vector<double> H, int dim, const std::vector<int32_t>& perm);
 
 // Upper Cholesky factor U of H^-1 (H^-1 = U^T U), computed from H in place of GPTQ's
 // torch.linalg.cholesky(cholesky_inverse(cholesky(H)), upper=True).

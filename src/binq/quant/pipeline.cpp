@@ -264,19 +264,16 @@ QuantizedModel quantize_model(const std::shared_ptr<const ModelWeights>& fp, con
       o.log(fmt::format("{} x {} calibration tokens (seed {}), {:.1f} MiB of FP16 activations", o.nsamples, ctx,
                         o.seed, acts.bytes() / 1048576.0));
     quantize_sequential(model, acts, gq, [&](const SequentialProgress& p) {
-      // Block p.layer - 1 has produced the next block's inputs: its simulated layers (the
-      // largest per-block objects) are never run again, so return to the FP views.
-      for (int k = 0; k < kLinearKinds; ++k)
-        model.set_linear({p.layer - 1, LinearKind(k)},
-                         std::make_shared<DenseLinear>(fp->layers[p.layer - 1].w(LinearKind(k))));
       if (o.log)
         o.log(fmt::format("block {}/{} quantized  elapsed {:.1f} s  ETA {:.1f} s", p.layer, p.layers, p.elapsed_s,
                           p.eta_s));
     });
   } else {
     // Data-free methods: no calibration pass at all (H is not used).
-    for (int l = 0; l < c.n_layers; ++l)
-      for (const auto& group : linear_groups()) gq.quantize_group(model, l, group, {});
+    for (int l = 0; l < c.n_layers; ++l) {
+      const BlockLinears block = block_linears(*fp, l);  // one block's FP32 weights at a time
+      for (const auto& group : linear_groups()) gq.quantize_group(l, group, block, {});
+    }
   }
 
   qm.recipe = options_json(o);

@@ -27,7 +27,7 @@ std::vector<float> permuted_weights(const std::vector<float>& original, int out,
   return w;
 }
 
-// ---- FP16 and bit packing of blobs ----------------------------------------------------------
+// ---- FP16 blobs ------------------------------------------------------------------------------
 
 std::vector<uint16_t> to_fp16(const float* x, size_t n) {
   std::vector<uint16_t> h(n);
@@ -35,17 +35,10 @@ std::vector<uint16_t> to_fp16(const float* x, size_t n) {
   return h;
 }
 
-// Bits of a 0/1 byte array, LSB first, no padding but the last byte's.
-std::vector<uint8_t> pack_bits(const std::vector<uint8_t>& bits) {
-  std::vector<uint8_t> out((bits.size() + 7) / 8, 0);
-  for (size_t i = 0; i < bits.size(); ++i) out[i / 8] |= uint8_t((bits[i] & 1) << (i % 8));
-  return out;
-}
-
-std::vector<uint8_t> unpack_bits(const uint8_t* packed, size_t n) {
-  std::vector<uint8_t> bits(n);
-  for (size_t i = 0; i < n; ++i) bits[i] = (packed[i / 8] >> (i % 8)) & 1;
-  return bits;
+std::vector<float> from_fp16(const std::vector<uint16_t>& h) {
+  std::vector<float> x(h.size());
+  for (size_t i = 0; i < h.size(); ++i) x[i] = fp16_to_float(h[i]);
+  return x;
 }
 
 nlohmann::json config_to_json(const ModelConfig& c) {
@@ -133,9 +126,13 @@ void check_model(const QuantizedModel& m) {
 std::shared_ptr<const Linear> make_quantized_linear(const QuantizedLinear& q, const ActivationRecipe& act,
                                                     BinqRuntime runtime) {
   if (q.kind == QuantizedLinear::Kind::Dense)
-    return std::make_shared<FakeQuantLinear>(q.dense, q.out_features, q.in_features, q.perm, q.n_outliers,
+    return std::make_shared<FakeQuantLinear>(from_fp16(q.dense), q.out_features, q.in_features, q.perm, q.n_outliers,
                                              act.quantize, act.config, "simulated dense (baseline)");
-  const BinaryLinearParams& p = q.binary;
+  return make_binary_linear(q.binary.unpack(), act, runtime);
+}
+
+std::shared_ptr<const Linear> make_binary_linear(const BinaryLinearParams& p, const ActivationRecipe& act,
+                                                 BinqRuntime runtime) {
   // The bitwise kernels need 4-bit activation planes; anything else runs in simulation.
   if (runtime == BinqRuntime::Bitwise && act.quantize && act.config.bits == 4)
     return std::make_shared<BitwiseLinear>(p, act.config);
@@ -155,8 +152,7 @@ void write_binq(const QuantizedModel& m, const std::string& path) {
   auto add_f16 = [&](const std::string& name, const float* x, std::vector<int64_t> shape) {
     size_t n = 1;
     for (int64_t s : shape) n *= size_t(s);
-    auto h = to_fp16(x, n);
-    out.add(name, "f16", std::move(shape), h.data(), h.size() * 2);
+    out.add(name, "f16", std::move(shape), to_fp16(x, n));
   };
   add_f16("tok_embeddings", w.tok_embeddings, {c.vocab_size, c.dim});
   if (!c.tie_embeddings) add_f16("output", w.output.data, {c.vocab_size, c.dim});
@@ -179,7 +175,7 @@ void write_binq(const QuantizedModel& m, const std::string& path) {
       for (auto& [v, name] : perms)
         if (*v == perm) return name;
       std::string name = owner + ".perm";
-      out.add(name, "i32", {int64_t(perm.size())}, perm.data(), perm.size() * 4);
+      out.add_ref(name, "i32", {int64_t(perm.size())}, perm.data(), perm.size() * 4);
       perms.emplace_back(&perm, name);
       return name;
     };
@@ -187,22 +183,21 @@ void write_binq(const QuantizedModel& m, const std::string& path) {
       const QuantizedLinear& q = m.linears[size_t(l) * kLinearKinds + k];
       const std::string name = linear_label(l, LinearKind(k));
       if (q.kind == QuantizedLinear::Kind::Binary) {
-        const BinaryLinearParams& b = q.binary;
+        // Held in the file's own encoding (CompactBinaryLinear): written from where it is.
+        const CompactBinaryLinear& b = q.binary;
         const int nb = b.n_blocks(), K = b.n_outliers;
-        auto sign = pack_bits(b.sign), bitmap = pack_bits(b.bitmap);
-        out.add(name + ".sign", "u1", {b.out_features, b.binary_width()}, sign.data(), sign.size());
-        out.add(name + ".bitmap", "u1", {b.out_features, b.binary_width()}, bitmap.data(), bitmap.size());
-        std::vector<float> params;
-        for (const auto* v : {&b.lo0, &b.d0, &b.lo1, &b.d1}) params.insert(params.end(), v->begin(), v->end());
-        add_f16(name + ".params", params.data(), {4, b.out_features, nb});
+        out.add_ref(name + ".sign", "u1", {b.out_features, b.binary_width()}, b.sign.data(), b.sign.size());
+        out.add_ref(name + ".bitmap", "u1", {b.out_features, b.binary_width()}, b.bitmap.data(), b.bitmap.size());
+        out.add_ref(name + ".params", "f16", {4, b.out_features, nb}, b.params.data(), b.params.size() * 2);
         if (K > 0) {
-          out.add(name + ".outlier_w", "i8", {b.out_features, K}, b.outlier_w.data(), b.outlier_w.size());
-          add_f16(name + ".outlier_scale", b.outlier_scale.data(), {b.out_features});
+          out.add_ref(name + ".outlier_w", "i8", {b.out_features, K}, b.outlier_w.data(), b.outlier_w.size());
+          out.add_ref(name + ".outlier_scale", "f16", {b.out_features}, b.outlier_scale.data(),
+                      b.outlier_scale.size() * 2);
         }
         linears.push_back({{"name", name}, {"kind", "binary"}, {"out", b.out_features}, {"in", b.in_features},
                            {"outliers", K}, {"block", b.block_size}, {"perm", perm_blob(b.perm, name)}});
       } else {
-        add_f16(name + ".weight", q.dense.data(), {q.out_features, q.in_features});
+        out.add_ref(name + ".weight", "f16", {q.out_features, q.in_features}, q.dense.data(), q.dense.size() * 2);
         linears.push_back({{"name", name}, {"kind", "dense"}, {"out", q.out_features}, {"in", q.in_features},
                            {"outliers", q.n_outliers}, {"nominal_bits", q.nominal_bits},
                            {"perm", perm_blob(q.perm, name)}});
@@ -263,29 +258,33 @@ QuantizedLinear read_linear(const BinqReader& r, const nlohmann::json& e) {
   if (kind == "dense") {
     q.kind = QuantizedLinear::Kind::Dense;
     q.out_features = out, q.in_features = in, q.n_outliers = K;
-    q.dense = read_f16(r, name + ".weight", size_t(out) * in);
+    const auto* h = reinterpret_cast<const uint16_t*>(r.blob(name + ".weight", "f16", size_t(out) * in * 2));
+    q.dense.assign(h, h + size_t(out) * in);
     q.perm = std::move(perm);
     q.nominal_bits = e.value("nominal_bits", 0.0);
     return q;
   }
   if (kind != "binary") fail("{}: linear '{}' has unknown kind '{}'", r.path(), name, kind);
-  BinaryLinearParams& b = q.binary;
+  CompactBinaryLinear& b = q.binary;
   b.out_features = out, b.in_features = in, b.n_outliers = K;
   b.block_size = e.at("block").get<int>();
   if (b.block_size <= 0) fail("{}: linear '{}' has block size {}", r.path(), name, b.block_size);
   b.perm = std::move(perm);
-  const size_t nbits = size_t(out) * b.binary_width(), nb = size_t(b.n_blocks());
-  b.sign = unpack_bits(r.blob(name + ".sign", "u1", (nbits + 7) / 8), nbits);
-  b.bitmap = unpack_bits(r.blob(name + ".bitmap", "u1", (nbits + 7) / 8), nbits);
-  std::vector<float> params = read_f16(r, name + ".params", 4 * out * nb);
-  auto slice = [&](int i) { return std::vector<float>(params.begin() + i * out * nb, params.begin() + (i + 1) * out * nb); };
-  b.lo0 = slice(0), b.d0 = slice(1), b.lo1 = slice(2), b.d1 = slice(3);
+  const size_t nbytes = (size_t(out) * b.binary_width() + 7) / 8, nparams = 4 * size_t(out) * b.n_blocks();
+  // The blobs are the compact form's own encoding: copied, not decoded.
+  auto copy = [&](const std::string& blob, const std::string& dtype, size_t n, auto& dst) {
+    using T = typename std::decay_t<decltype(dst)>::value_type;
+    const T* p = reinterpret_cast<const T*>(r.blob(blob, dtype, n * sizeof(T)));
+    dst.assign(p, p + n);
+  };
+  copy(name + ".sign", "u1", nbytes, b.sign);
+  copy(name + ".bitmap", "u1", nbytes, b.bitmap);
+  copy(name + ".params", "f16", nparams, b.params);
   if (K > 0) {
-    const int8_t* ow = reinterpret_cast<const int8_t*>(r.blob(name + ".outlier_w", "i8", size_t(out) * K));
-    b.outlier_w.assign(ow, ow + size_t(out) * K);
-    b.outlier_scale = read_f16(r, name + ".outlier_scale", out);
+    copy(name + ".outlier_w", "i8", size_t(out) * K, b.outlier_w);
+    copy(name + ".outlier_scale", "f16", size_t(out), b.outlier_scale);
   } else {
-    b.outlier_scale.assign(out, 0.0f);
+    b.outlier_scale.assign(out, 0);
   }
   b.validate(name.c_str());
   return q;

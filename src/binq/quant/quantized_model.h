@@ -10,9 +10,12 @@
 #include "binq/kernels/act_quant.h"
 #include "binq/model/llama.h"
 #include "binq/quant/binary_layer.h"
+#include "binq/quant/compact_binary_linear.h"
 
 namespace binq {
 
+// Both kinds are held as compactly as the file stores them: a model's worth of them sits in
+// memory until write_binq.
 struct QuantizedLinear {
   enum class Kind {
     Binary,  // W(1+1): really packed (sign + bitmap bits, FP16 params, INT8 outliers)
@@ -20,9 +23,9 @@ struct QuantizedLinear {
              // run in simulation; the nominal bits of their format are in `nominal_bits`
   };
   Kind kind = Kind::Binary;
-  BinaryLinearParams binary;      // Kind::Binary
+  CompactBinaryLinear binary;     // Kind::Binary (binary.unpack() for the one-byte-per-bit form)
   int out_features = 0, in_features = 0;
-  std::vector<float> dense;       // Kind::Dense: [out x in] in PERMUTED column order
+  std::vector<uint16_t> dense;    // Kind::Dense: FP16 bits, [out x in] in PERMUTED column order
   std::vector<int32_t> perm;      // Kind::Dense: [in] (identity when not reordered)
   int n_outliers = 0;             // Kind::Dense: last K permuted channels get INT8 activations
   double nominal_bits = 0;        // Kind::Dense: bits/weight of the baseline's own format
@@ -53,6 +56,9 @@ enum class BinqRuntime {
 // calibration, so calibration and evaluation apply exactly the same quantizers.
 std::shared_ptr<const Linear> make_quantized_linear(const QuantizedLinear& q, const ActivationRecipe& act,
                                                     BinqRuntime runtime);
+// The same for a Binary layer given unpacked (what the quantizer has just produced).
+std::shared_ptr<const Linear> make_binary_linear(const BinaryLinearParams& p, const ActivationRecipe& act,
+                                                 BinqRuntime runtime);
 
 // Writes the model atomically; FP parts are rounded to FP16 as stored.
 void write_binq(const QuantizedModel& model, const std::string& path);

@@ -17,12 +17,13 @@ namespace binq {
 class GroupQuantizer {
  public:
   virtual ~GroupQuantizer() = default;
-  // Returns the replacements for the linears `kinds` of block `layer` (same order); their FP32
-  // weights are in model.weights(). Preparing H (order, damping, Cholesky) once per group is
-  // the implementation's job.
-  virtual std::vector<std::shared_ptr<const Linear>> quantize_group(const LlamaModel& model, int layer,
-                                                                    const std::vector<LinearKind>& kinds,
-                                                                    const std::vector<double>& H) = 0;
+  // Returns the replacements for the linears `kinds` of block `layer` (same order), whose FP32
+  // weights are in `weights`. Preparing H (order, damping, Cholesky) once per group is the
+  // implementation's job; H is handed over so that it can be permuted and factored in place
+  // (at width 11008 each [in x in] copy is ~1 GB).
+  virtual std::vector<std::shared_ptr<const Linear>> quantize_group(int layer, const std::vector<LinearKind>& kinds,
+                                                                    const BlockLinears& weights,
+                                                                    std::vector<double> H) = 0;
 };
 
 struct SequentialProgress {
@@ -33,8 +34,11 @@ struct SequentialProgress {
 // The input groups of a decoder block in data-flow order.
 const std::vector<std::vector<LinearKind>>& linear_groups();
 
-// Quantizes every block of `model` in place (set_linear) and advances `acts` through each
-// quantized block. `progress` is called after every block.
+// Quantizes every block of `model` and advances `acts` through each quantized block.
+// `progress` is called after every block. Memory stays bounded by one block: block l's FP32
+// linears are loaded (block_linears) when it starts, and once `acts` has been advanced through
+// it both they and its calibration-time replacements are released (set_linear(nullptr)), so
+// on return the model has no linear layers left; the quantizer keeps the results.
 void quantize_sequential(LlamaModel& model, CalibrationActivations& acts, GroupQuantizer& quantizer,
                          const std::function<void(const SequentialProgress&)>& progress = {});
 
