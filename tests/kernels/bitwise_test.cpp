@@ -8,6 +8,7 @@
 #include "binq/core/error.h"
 #include "binq/kernels/dispatch.h"
 #include "binq/kernels/packed_linear.h"
+#include "common/expect_binary_params.h"
 #include "kernels/kernel_test_util.h"
 
 namespace binq {
@@ -36,15 +37,7 @@ TEST(PackedBinaryLinear, PackUnpackRoundTrip) {
     const PackedBinaryLinear w = pack(p);
     const BinaryLinearParams u = unpack(w);
     SCOPED_TRACE(name(s));
-    EXPECT_EQ(u.perm, p.perm);
-    EXPECT_EQ(u.sign, p.sign);
-    EXPECT_EQ(u.bitmap, p.bitmap);
-    EXPECT_EQ(u.lo0, p.lo0);
-    EXPECT_EQ(u.d0, p.d0);
-    EXPECT_EQ(u.lo1, p.lo1);
-    EXPECT_EQ(u.d1, p.d1);
-    EXPECT_EQ(u.outlier_w, p.outlier_w);
-    EXPECT_EQ(u.outlier_scale, p.outlier_scale);
+    test::expect_same_binary_params(u, p);
     EXPECT_EQ(w.row_stride % 32, 0);
     EXPECT_EQ(w.bytes(), int64_t(w.rows.size()) + 4 * s.in);
   }

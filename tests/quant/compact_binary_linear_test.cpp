@@ -5,6 +5,7 @@
 #include "binq/kernels/synthetic_layer.h"
 #include "binq/quant/compact_binary_linear.h"
 #include "binq/quant/gptq.h"
+#include "common/expect_binary_params.h"
 
 namespace binq {
 namespace {
@@ -19,22 +20,6 @@ void expect_error(F&& f, const std::string& substr) {
   }
 }
 
-void expect_params_eq(const BinaryLinearParams& a, const BinaryLinearParams& b) {
-  EXPECT_EQ(a.out_features, b.out_features);
-  EXPECT_EQ(a.in_features, b.in_features);
-  EXPECT_EQ(a.n_outliers, b.n_outliers);
-  EXPECT_EQ(a.block_size, b.block_size);
-  EXPECT_EQ(a.perm, b.perm);
-  EXPECT_EQ(a.sign, b.sign);
-  EXPECT_EQ(a.bitmap, b.bitmap);
-  EXPECT_EQ(a.lo0, b.lo0);
-  EXPECT_EQ(a.d0, b.d0);
-  EXPECT_EQ(a.lo1, b.lo1);
-  EXPECT_EQ(a.d1, b.d1);
-  EXPECT_EQ(a.outlier_w, b.outlier_w);
-  EXPECT_EQ(a.outlier_scale, b.outlier_scale);
-}
-
 TEST(CompactBinaryLinear, RoundTripIsExactForOddShapes) {
   // Bit counts not a multiple of 8, short last blocks, no outliers, all outliers.
   struct Shape {
@@ -45,7 +30,7 @@ TEST(CompactBinaryLinear, RoundTripIsExactForOddShapes) {
     SCOPED_TRACE(testing::Message() << s.out << "x" << s.in << " K=" << s.k << " B=" << s.b);
     BinaryLinearParams p = random_binary_layer(s.out, s.in, s.k, s.b, seed++);
     CompactBinaryLinear c(p);
-    expect_params_eq(p, c.unpack());
+    test::expect_same_binary_params(p, c.unpack());
     EXPECT_EQ(c.sign.size(), (size_t(s.out) * (s.in - s.k) + 7) / 8);
     EXPECT_EQ(bits_per_weight(c), bits_per_weight(p));
     EXPECT_EQ(c.n_blocks(), p.binary_width() > 0 ? p.n_blocks() : 0);

@@ -7,6 +7,7 @@
 
 #include "binq/core/error.h"
 #include "binq/core/half.h"
+#include "common/expect_binary_params.h"
 #include "quant/quant_fixtures.h"
 
 namespace binq {
@@ -77,15 +78,7 @@ TEST(Gptq, DeterministicForFixedInput) {
     cfg.compensation = comp;
     auto a = quantize_binary_linear(L.W.data(), L.out, L.in, L.H, {}, cfg, "det");
     auto b = quantize_binary_linear(L.W.data(), L.out, L.in, L.H, {}, cfg, "det");
-    EXPECT_EQ(a.perm, b.perm);
-    EXPECT_EQ(a.sign, b.sign);
-    EXPECT_EQ(a.bitmap, b.bitmap);
-    EXPECT_EQ(a.lo0, b.lo0);
-    EXPECT_EQ(a.d0, b.d0);
-    EXPECT_EQ(a.lo1, b.lo1);
-    EXPECT_EQ(a.d1, b.d1);
-    EXPECT_EQ(a.outlier_w, b.outlier_w);
-    EXPECT_EQ(a.outlier_scale, b.outlier_scale);
+    test::expect_same_binary_params(a, b);
   }
 }
 
