@@ -114,6 +114,18 @@ __attribute__((target("avx2"))) float sum_avx2(const float* p, int64_t n) {
   return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
 }
 
+// Sum of n floats read by `threads` threads, one contiguous slice each.
+float parallel_sum(const float* f, int64_t n, int threads) {
+  float total = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : total)
+  {
+    const int nt = omp_get_num_threads(), id = omp_get_thread_num();
+    const int64_t per = n / nt / 32 * 32;
+    total += sum_avx2(f + id * per, id == nt - 1 ? n - id * per : per);
+  }
+  return total;
+}
+
 // Read bandwidth (GB/s) of `threads` threads over a 512 MiB buffer, best of 3 (cached per count).
 double membw_gbps(int threads) {
   static double cached[3] = {0, 0, 0};
@@ -125,14 +137,7 @@ double membw_gbps(int threads) {
   double best = 0;
   for (int rep = 0; rep < 4; ++rep) {
     const auto t0 = std::chrono::steady_clock::now();
-    float total = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : total)
-    {
-      const int nt = omp_get_num_threads(), id = omp_get_thread_num();
-      const int64_t per = n / nt / 32 * 32;
-      total += sum_avx2(f + id * per, id == nt - 1 ? n - id * per : per);
-    }
-    benchmark::DoNotOptimize(total);
+    benchmark::DoNotOptimize(parallel_sum(f, n, threads));
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (rep > 0) best = std::max(best, 1e-9 * double(bytes) / s);  // rep 0 faults the pages in
   }
@@ -228,14 +233,7 @@ void BM_MemBW(benchmark::State& st, int threads) {
   }
   const float* f = reinterpret_cast<const float*>(buf.data());
   for (auto _ : st) {
-    float total = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : total)
-    {
-      const int nt = omp_get_num_threads(), id = omp_get_thread_num();
-      const int64_t per = n / nt / 32 * 32;
-      total += sum_avx2(f + id * per, id == nt - 1 ? n - id * per : per);
-    }
-    benchmark::DoNotOptimize(total);
+    benchmark::DoNotOptimize(parallel_sum(f, n, threads));
   }
   st.counters["GBps"] = benchmark::Counter(1e-9 * double(bytes), benchmark::Counter::kIsIterationInvariantRate);
 }
