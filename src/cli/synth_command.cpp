@@ -37,12 +37,19 @@ void write_random_binq(const SynthCmd& o) {
   m.recipe = {{"method", "synthetic-random"}, {"block", o.block}, {"outliers", o.outliers}, {"seed", o.seed}};
   m.tokenizer_path = o.tokenizer;
   uint64_t seed = o.seed * 7919;
+  m.linears.resize(size_t(c.n_layers) * kLinearKinds);
   for (int l = 0; l < c.n_layers; ++l)
-    for (int k = 0; k < kLinearKinds; ++k) {
-      const MatrixView& w = m.base->layers[l].linear[k];
-      QuantizedLinear q;
-      q.binary = CompactBinaryLinear(random_binary_layer(w.rows, w.cols, std::min(o.outliers, w.cols), o.block, seed++));
-      m.linears.push_back(std::move(q));
+    for (const auto& group : linear_groups()) {
+      // The quantizer gives the linears reading one activation (q/k/v, gate/up) one channel
+      // order, and the runtime quantizes that activation once for all of them: do the same.
+      std::vector<int32_t> perm;
+      for (LinearKind kind : group) {
+        const MatrixView& w = m.base->layers[l].linear[int(kind)];
+        BinaryLinearParams p = random_binary_layer(w.rows, w.cols, std::min(o.outliers, w.cols), o.block, seed++);
+        if (perm.empty()) perm = p.perm;
+        p.perm = perm;
+        m.linears[size_t(l) * kLinearKinds + int(kind)].binary = CompactBinaryLinear(p);
+      }
     }
   write_binq(m, o.out);
   std::printf("wrote %s: %s, random W(1+1) B=%d K=%d (speed tests only)\n", o.out.c_str(), c.summary().c_str(),

@@ -1,11 +1,12 @@
 #include "binq/kernels/act_quant.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
+#include <exception>
 
 #include "binq/core/error.h"
+#include "binq/kernels/act_quant_kernels.h"
 
 namespace binq {
 namespace {
@@ -22,12 +23,49 @@ void check_shape(int n_tokens, int width, int K, const char* who) {
     fail("{}: bad shape n_tokens={} width={} K={}", who, n_tokens, width, K);
 }
 
-void gather(const float* x, int width, const int32_t* perm, float* out) {
+void gather(const ActQuantKernels& k, const float* x, int width, const int32_t* perm, float* out) {
   if (perm == nullptr) {
     std::copy(x, x + width, out);
     return;
   }
-  for (int i = 0; i < width; ++i) out[i] = x[perm[i]];
+  k.gather(x, perm, width, out);
+}
+
+// One thread's buffers for one token (permuted values, codes, outlier codes, plane words of a
+// block), kept across calls: decode quantizes ~100 single tokens per generated token.
+struct TokenScratch {
+  std::vector<float> xp;
+  std::vector<uint8_t> xq;
+  std::vector<int8_t> oq;
+  std::vector<uint64_t> words;
+};
+TokenScratch& token_scratch(int width, int block_size) {
+  thread_local TokenScratch s;
+  if (s.xp.size() < size_t(width)) {
+    s.xp.resize(width);
+    s.xq.resize(width);
+    s.oq.resize(width);
+  }
+  const size_t words = size_t(std::max(block_size, 0) + 63) / 64 * 4;
+  if (s.words.size() < words) s.words.resize(words);
+  return s;
+}
+
+// Runs body(t) for every token, in parallel when there is enough work. A fail() inside cannot
+// leave an OpenMP region: the first error is kept and rethrown after it.
+template <typename F>
+void for_each_token(int n_tokens, int width, F&& body) {
+  std::exception_ptr error;
+#pragma omp parallel for schedule(static) if (int64_t(n_tokens) * width > 65536)
+  for (int t = 0; t < n_tokens; ++t) {
+    try {
+      body(t);
+    } catch (...) {
+#pragma omp critical(binq_act_quant_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
 }
 
 // Value of code v under scales m (planes) + mc.
@@ -94,20 +132,21 @@ Balance parse_balance(const std::string& s, const char* what) {
   fail("{}: unknown balancing '{}' (expected none, paper or lsq)", what, s);
 }
 
-TokenQuant quantize_token(const float* x, int n, const ActQuantConfig& cfg, uint8_t* xq,
-                          float* xhat) {
+namespace {
+
+TokenQuant quantize_token_with(const ActQuantKernels& k, const float* x, int n, const ActQuantConfig& cfg,
+                               uint8_t* xq, float* xhat) {
   TokenQuant p;
   const int bits = cfg.bits;
   const int levels = (1 << bits) - 1;
   if (n <= 0) return p;
-  float lo = x[0], hi = x[0];
-  for (int i = 1; i < n; ++i) {
-    lo = std::min(lo, x[i]);
-    hi = std::max(hi, x[i]);
-  }
+  float lo, hi;
+  if (!k.min_max(x, n, &lo, &hi)) fail("activation quantization: NaN activation");
   if (!std::isfinite(lo) || !std::isfinite(hi))
     fail("activation quantization: non-finite activation (min {}, max {})", lo, hi);
   if (hi == lo) {  // degenerate: x_hat = min exactly
+    // Every value equals x[0]; min_max may have returned a zero of the other sign.
+    lo = x[0];
     p.mu = 0;
     p.z = 0;
     p.mc = lo;
@@ -115,20 +154,22 @@ TokenQuant quantize_token(const float* x, int n, const ActQuantConfig& cfg, uint
     if (xhat) std::fill(xhat, xhat + n, lo);
     return p;
   }
+  // Elsewhere the sign of a zero lo / hi cannot matter: hi - lo and the integer z are the same.
   const float mu = (hi - lo) / float(levels);
+  if (!(mu > 0)) fail("activation quantization: range [{}, {}] is too narrow for {}-bit codes", lo, hi, bits);
   const float zf = std::nearbyint(-lo / mu);
   const int32_t z = static_cast<int32_t>(zf);
   p.mu = mu;
   p.z = z;
-  // Histogram per code: counts and sums for the balancing solves.
+  k.codes(x, n, mu, zf, levels, xq);
+  // Histogram per code: counts and sums, for the balancing solves only.
   double cnt[256] = {}, sx[256] = {};
-  for (int i = 0; i < n; ++i) {
-    float r = std::nearbyint(x[i] / mu) + zf;
-    r = std::clamp(r, 0.0f, float(levels));
-    int v = static_cast<int>(r);
-    xq[i] = static_cast<uint8_t>(v);
-    cnt[v] += 1;
-    sx[v] += x[i];
+  if (cfg.balance != Balance::None) {
+    int32_t counts[256];
+    (levels <= 15 ? k : act_quant_kernels(Isa::Scalar)).code_counts(xq, n, levels, counts);
+    for (int v = 0; v <= levels; ++v) cnt[v] = counts[v];
+    // In index order: a double sum of floats depends on its order, and this one is the reference.
+    for (int i = 0; i < n; ++i) sx[xq[i]] += x[i];
   }
   double m[9];
   for (int a = 0; a < bits; ++a) m[a] = std::ldexp(double(mu), a);
@@ -198,10 +239,14 @@ TokenQuant quantize_token(const float* x, int n, const ActQuantConfig& cfg, uint
   return p;
 }
 
-float quantize_outliers_token(const float* x, int n, int bits, int8_t* q, float* xhat) {
+float quantize_outliers_with(const ActQuantKernels& k, const float* x, int n, int bits, int8_t* q, float* xhat) {
   const int qmax = (1 << (bits - 1)) - 1;
   float amax = 0;
-  for (int i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
+  if (n > 0) {
+    float lo, hi;
+    if (!k.min_max(x, n, &lo, &hi)) fail("activation quantization: NaN outlier activation");
+    amax = std::max(std::fabs(lo), std::fabs(hi));  // max |x|
+  }
   if (!std::isfinite(amax)) fail("activation quantization: non-finite outlier activation");
   if (amax == 0) {
     std::fill(q, q + n, int8_t(0));
@@ -209,12 +254,39 @@ float quantize_outliers_token(const float* x, int n, int bits, int8_t* q, float*
     return 0.0f;
   }
   const float s = amax / float(qmax);
-  for (int i = 0; i < n; ++i) {
+  if (!xhat) {
+    k.outlier_codes(x, n, s, qmax, q);
+    return s;
+  }
+  for (int i = 0; i < n; ++i) {  // x_hat = s r keeps the sign of a zero r, which q cannot hold
     float r = std::clamp(std::nearbyint(x[i] / s), float(-qmax), float(qmax));
     q[i] = static_cast<int8_t>(r);
-    if (xhat) xhat[i] = s * r;
+    xhat[i] = s * r;
   }
   return s;
+}
+
+const ActQuantKernels& active_kernels() { return act_quant_kernels(active_isa()); }
+
+}  // namespace
+
+const ActQuantKernels& act_quant_kernels(Isa isa) {
+  if (!isa_supported(isa))
+    fail("activation quantizer for ISA {} requested but this CPU does not support it", isa_name(isa));
+  switch (isa) {
+    case Isa::Scalar: return detail::act_quant_scalar();
+    case Isa::Avx2: return detail::act_quant_avx2();
+    case Isa::Avx512: return detail::act_quant_avx512();
+  }
+  return detail::act_quant_scalar();
+}
+
+TokenQuant quantize_token(const float* x, int n, const ActQuantConfig& cfg, uint8_t* xq, float* xhat) {
+  return quantize_token_with(active_kernels(), x, n, cfg, xq, xhat);
+}
+
+float quantize_outliers_token(const float* x, int n, int bits, int8_t* q, float* xhat) {
+  return quantize_outliers_with(active_kernels(), x, n, bits, q, xhat);
 }
 
 uint64_t gather_bit(const uint8_t* v, int n, int bit) {
@@ -286,49 +358,44 @@ void quantize_activations(const float* x, int n_tokens, int width, const int32_t
   out.n_chunks = cl.n_chunks;
   out.n_groups = cl.n_groups;
   out.k_pad = cl.k_pad;
-  out.planes.assign(size_t(n_tokens) * out.n_groups * 64, 0);
-  out.plane_pop.assign(size_t(n_tokens) * out.n_blocks * 4, 0);
-  out.m.assign(size_t(n_tokens) * 4, 0.0f);
-  out.mc.assign(n_tokens, 0.0f);
-  out.mu.assign(n_tokens, 0.0f);
-  out.z.assign(n_tokens, 0);
-  out.outlier_q.assign(size_t(n_tokens) * out.k_pad, 0);
-  out.outlier_scale.assign(n_tokens, 0.0f);
+  // Sized, not cleared: every element is written below (decode calls this ~100 times a token).
+  out.planes.resize(size_t(n_tokens) * out.n_groups * 64);
+  out.plane_pop.resize(size_t(n_tokens) * out.n_blocks * 4);
+  out.m.resize(size_t(n_tokens) * 4);
+  out.mc.resize(n_tokens);
+  out.mu.resize(n_tokens);
+  out.z.resize(n_tokens);
+  out.outlier_q.resize(size_t(n_tokens) * out.k_pad);
+  out.outlier_scale.resize(n_tokens);
 
-#pragma omp parallel if (int64_t(n_tokens) * width > 65536)
-  {
-    std::vector<float> xp(width);
-    std::vector<uint8_t> xq(std::max(bw, 1));
-#pragma omp for schedule(static)
-    for (int t = 0; t < n_tokens; ++t) {
-      gather(x + int64_t(t) * width, width, perm, xp.data());
-      if (bw > 0) {
-        TokenQuant p = quantize_token(xp.data(), bw, cfg, xq.data(), nullptr);
-        for (int a = 0; a < 4; ++a) out.m[t * 4 + a] = p.m[a];
-        out.mc[t] = p.mc;
-        out.mu[t] = p.mu;
-        out.z[t] = p.z;
-        uint64_t* pl = out.planes.data() + size_t(t) * out.n_groups * 64;
-        int32_t* pop = out.plane_pop.data() + size_t(t) * out.n_blocks * 4;
-        for (int l = 0; l < out.n_blocks; ++l) {
-          const int c0 = l * block_size, len = std::min(block_size, bw - c0);
-          for (int o0 = 0; o0 < len; o0 += 64) {
-            const int m = std::min(64, len - o0);
-            const int c = l * out.chunks_per_block + o0 / kChunkBits, wd = (o0 % kChunkBits) >> 6;
-            for (int a = 0; a < 4; ++a) {
-              const uint64_t w = gather_bit(xq.data() + c0 + o0, m, a);
-              pl[plane_word_index(c, a, wd)] = w;
-              pop[l * 4 + a] += std::popcount(w);
-            }
-          }
+  const ActQuantKernels& k = active_kernels();
+  for_each_token(n_tokens, width, [&](int t) {
+    TokenScratch& s = token_scratch(width, block_size);
+    gather(k, x + int64_t(t) * width, width, perm, s.xp.data());
+    uint64_t* pl = out.planes.data() + size_t(t) * out.n_groups * 64;
+    std::fill(pl, pl + size_t(out.n_groups) * 64, uint64_t(0));  // words past the data stay zero
+    TokenQuant p;  // all zero without a binary part
+    if (bw > 0) {
+      p = quantize_token_with(k, s.xp.data(), bw, cfg, s.xq.data(), nullptr);
+      int32_t* pop = out.plane_pop.data() + size_t(t) * out.n_blocks * 4;
+      for (int l = 0; l < out.n_blocks; ++l) {
+        const int c0 = l * block_size, len = std::min(block_size, bw - c0);
+        k.bit_planes(s.xq.data() + c0, len, 4, s.words.data(), pop + l * 4);
+        for (int w = 0; 64 * w < len; ++w) {
+          const int o0 = 64 * w;
+          const int c = l * out.chunks_per_block + o0 / kChunkBits, wd = (o0 % kChunkBits) >> 6;
+          for (int a = 0; a < 4; ++a) pl[plane_word_index(c, a, wd)] = s.words[w * 4 + a];
         }
       }
-      if (K > 0)
-        out.outlier_scale[t] = quantize_outliers_token(
-            xp.data() + bw, K, cfg.outlier_bits, out.outlier_q.data() + size_t(t) * out.k_pad,
-            nullptr);
     }
-  }
+    for (int a = 0; a < 4; ++a) out.m[t * 4 + a] = p.m[a];
+    out.mc[t] = p.mc;
+    out.mu[t] = p.mu;
+    out.z[t] = p.z;
+    int8_t* oq = out.outlier_q.data() + size_t(t) * out.k_pad;
+    out.outlier_scale[t] = K > 0 ? quantize_outliers_with(k, s.xp.data() + bw, K, cfg.outlier_bits, oq, nullptr) : 0.0f;
+    std::fill(oq + K, oq + out.k_pad, int8_t(0));
+  });
 }
 
 void fake_quantize_activations(const float* x, int n_tokens, int width, const int32_t* perm,
@@ -336,19 +403,14 @@ void fake_quantize_activations(const float* x, int n_tokens, int width, const in
   check_config(cfg, "fake_quantize_activations");
   check_shape(n_tokens, width, K, "fake_quantize_activations");
   const int bw = width - K;
-#pragma omp parallel if (int64_t(n_tokens) * width > 65536)
-  {
-    std::vector<float> xp(width);
-    std::vector<uint8_t> xq(std::max(bw, 1));
-    std::vector<int8_t> oq(std::max(K, 1));
-#pragma omp for schedule(static)
-    for (int t = 0; t < n_tokens; ++t) {
-      gather(x + int64_t(t) * width, width, perm, xp.data());
-      float* dst = x_hat + int64_t(t) * width;
-      if (bw > 0) quantize_token(xp.data(), bw, cfg, xq.data(), dst);
-      if (K > 0) quantize_outliers_token(xp.data() + bw, K, cfg.outlier_bits, oq.data(), dst + bw);
-    }
-  }
+  const ActQuantKernels& k = active_kernels();
+  for_each_token(n_tokens, width, [&](int t) {
+    TokenScratch& s = token_scratch(width, 0);
+    gather(k, x + int64_t(t) * width, width, perm, s.xp.data());
+    float* dst = x_hat + int64_t(t) * width;
+    if (bw > 0) quantize_token_with(k, s.xp.data(), bw, cfg, s.xq.data(), dst);
+    if (K > 0) quantize_outliers_with(k, s.xp.data() + bw, K, cfg.outlier_bits, s.oq.data(), dst + bw);
+  });
 }
 
 }  // namespace binq

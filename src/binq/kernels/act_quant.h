@@ -26,9 +26,15 @@
 #include <string>
 #include <vector>
 
+#include "binq/kernels/dispatch.h"
 #include "binq/kernels/kernel_table.h"
 
 namespace binq {
+
+struct ActQuantKernels;  // act_quant_kernels.h
+// The quantizer's inner loops for `isa` (fails if this CPU lacks it). Every entry point below
+// uses the active ISA's (BINQ_ISA / force_isa); all ISAs give bit-identical results.
+const ActQuantKernels& act_quant_kernels(Isa isa);
 
 enum class Balance { None = 0, Paper = 1, LeastSquares = 2 };
 const char* balance_name(Balance b);                    // "none", "paper", "lsq"
@@ -48,7 +54,7 @@ struct TokenQuant {
   float mc = 0;       // constant term m_c (after balancing)
 };
 // Quantizes n floats (already permuted); writes x_q (0..2^bits-1) into xq (n bytes) and returns the
-// scales. `xhat` (optional) receives the dequantized values.
+// scales. `xhat` (optional) receives the dequantized values. Fails on NaN or infinite values.
 TokenQuant quantize_token(const float* x, int n, const ActQuantConfig& cfg, uint8_t* xq,
                           float* xhat);
 // Symmetric per-token quantization of n outlier floats: writes q (n bytes) and returns the scale.

@@ -8,6 +8,18 @@
 
 namespace binq {
 
+void Linear::check_group(std::span<const Linear* const> group, std::span<float* const> ys) const {
+  if (group.size() != ys.size() || group.empty() || group[0] != this)
+    fail("forward_group: {} linears and {} outputs, or the first linear is not the one called", group.size(),
+         ys.size());
+}
+
+void Linear::forward_group(const float* x, int n, std::span<const Linear* const> group,
+                           std::span<float* const> ys) const {
+  check_group(group, ys);
+  for (size_t i = 0; i < group.size(); ++i) group[i]->forward(x, n, ys[i]);
+}
+
 void DenseLinear::forward(const float* x, int n, float* y) const {
   if (n == 1) {
     cblas_sgemv(CblasRowMajor, CblasNoTrans, w_.rows, w_.cols, 1.0f, w_.data, w_.cols, x, 1, 0.0f, y, 1);

@@ -4,6 +4,7 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,23 @@ class Linear {
   // y[n x out] = x[n x in] * W^T, row-major. x and y never alias. May use OpenMP inside.
   virtual void forward(const float* x, int n, float* y) const = 0;
   virtual std::string describe() const = 0;
+
+  // Linears that read the same activation (q/k/v, gate/up) may share the work that depends on the
+  // input alone (BitwiseLinear: one activation quantization). can_share_input says whether
+  // `other` may join this linear in forward_group; it must be an equivalence relation. The model
+  // asks it once when its linears are set, never per call, so it may be slow (compares perms).
+  virtual bool can_share_input(const Linear& other) const {
+    (void)other;
+    return false;
+  }
+  // ys[i][n x group[i]->out_features()] = group[i] applied to x, where group[0] == this and
+  // can_share_input(*group[i]) holds for every i. The default runs them one by one.
+  virtual void forward_group(const float* x, int n, std::span<const Linear* const> group,
+                             std::span<float* const> ys) const;
+
+ protected:
+  // Fails unless group and ys have the same, non-zero size and group[0] is this linear.
+  void check_group(std::span<const Linear* const> group, std::span<float* const> ys) const;
 };
 
 // FP32 weights through BLAS (sgemm for n > 1, sgemv for n == 1). Does not own the weights.

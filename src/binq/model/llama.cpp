@@ -81,6 +81,21 @@ LlamaModel::LlamaModel(std::shared_ptr<const ModelWeights> weights) : weights_(s
       const MatrixView& m = weights_->layers[l].linear[k];
       if (m.data) linears_[size_t(l) * kLinearKinds + k] = std::make_shared<DenseLinear>(m);
     }
+  share_class_.resize(linears_.size());
+  for (int l = 0; l < c.n_layers; ++l) update_share_classes(l);
+}
+
+void LlamaModel::update_share_classes(int layer) {
+  const auto* lin = linears_.data() + size_t(layer) * kLinearKinds;
+  uint8_t* cls = share_class_.data() + size_t(layer) * kLinearKinds;
+  for (int k = 0; k < kLinearKinds; ++k) {
+    cls[k] = uint8_t(k);
+    for (int j = 0; lin[k] && j < k; ++j)
+      if (lin[j] && lin[j]->can_share_input(*lin[k])) {
+        cls[k] = cls[j];
+        break;
+      }
+  }
 }
 
 void LlamaModel::set_linear(LinearId id, std::shared_ptr<const Linear> impl) {
@@ -89,6 +104,7 @@ void LlamaModel::set_linear(LinearId id, std::shared_ptr<const Linear> impl) {
     fail("layer {} {}: replacement is [{} x {}], expected [{} x {}]", id.layer, linear_name(id.kind),
          impl->out_features(), impl->in_features(), m.rows, m.cols);
   linears_[size_t(id.layer) * kLinearKinds + int(id.kind)] = std::move(impl);
+  update_share_classes(id.layer);
 }
 
 void LlamaModel::set_head(std::shared_ptr<const Linear> head) {
@@ -105,10 +121,34 @@ const Linear& LlamaModel::linear(LinearId id) const {
   return *p;
 }
 
-void LlamaModel::run_linear(int layer, LinearKind kind, const float* x, int n, float* y) const {
-  const Linear& lin = linear({layer, kind});
-  if (hook_) hook_({layer, kind}, x, n, lin.in_features());
-  lin.forward(x, n, y);
+void LlamaModel::run_linears(int layer, std::initializer_list<LinearKind> kinds, const float* x, int n,
+                             std::initializer_list<float*> ys) const {
+  const int m = int(kinds.size());
+  if (m > kLinearKinds || ys.size() != kinds.size()) fail("run_linears: {} linears, {} outputs", m, ys.size());
+  const Linear* lin[kLinearKinds];
+  int cls[kLinearKinds];
+  // Looked up and observed in order before any runs, as one at a time would: a calibration hook
+  // may end the block by throwing, before the later linears (possibly unset) are looked up.
+  for (int i = 0; i < m; ++i) {
+    const LinearKind kind = kinds.begin()[i];
+    lin[i] = &linear({layer, kind});
+    if (hook_) hook_({layer, kind}, x, n, lin[i]->in_features());
+    cls[i] = share_class_[size_t(layer) * kLinearKinds + int(kind)];
+  }
+  bool done[kLinearKinds] = {};
+  for (int i = 0; i < m; ++i) {
+    if (done[i]) continue;
+    const Linear* group[kLinearKinds];
+    float* out[kLinearKinds];
+    int g = 0;
+    for (int j = i; j < m; ++j)
+      if (!done[j] && cls[j] == cls[i]) {
+        group[g] = lin[j];
+        out[g++] = ys.begin()[j];
+        done[j] = true;
+      }
+    lin[i]->forward_group(x, n, {group, size_t(g)}, {out, size_t(g)});
+  }
 }
 
 void LlamaModel::embed(const int* tokens, int n, float* x) const {
@@ -170,9 +210,7 @@ void LlamaModel::forward_block(int layer, float* x, int n, int pos, KVCache& cac
   std::vector<float> att(N * c.q_dim()), proj(N * c.dim);
 
   rmsnorm(x, L.attn_norm, n, c.dim, c.norm_eps, xb.data());
-  run_linear(layer, LinearKind::Q, xb.data(), n, q.data());
-  run_linear(layer, LinearKind::K, xb.data(), n, k.data());
-  run_linear(layer, LinearKind::V, xb.data(), n, v.data());
+  run_linears(layer, {LinearKind::Q, LinearKind::K, LinearKind::V}, xb.data(), n, {q.data(), k.data(), v.data()});
   if (c.qkv_bias) {
     for (size_t t = 0; t < N; ++t) {
       for (int i = 0; i < c.q_dim(); ++i) q[t * c.q_dim() + i] += L.q_bias[i];
@@ -202,18 +240,17 @@ void LlamaModel::forward_block(int layer, float* x, int n, int pos, KVCache& cac
   }
   cache.store(layer, pos, n, k.data(), v.data());
   attention(layer, q.data(), n, pos, cache, att.data());
-  run_linear(layer, LinearKind::O, att.data(), n, proj.data());
+  run_linears(layer, {LinearKind::O}, att.data(), n, {proj.data()});
   for (size_t i = 0; i < N * c.dim; ++i) x[i] += proj[i];
 
   rmsnorm(x, L.ffn_norm, n, c.dim, c.norm_eps, xb.data());
   std::vector<float> gate(N * c.hidden_dim), up(N * c.hidden_dim);
-  run_linear(layer, LinearKind::Gate, xb.data(), n, gate.data());
-  run_linear(layer, LinearKind::Up, xb.data(), n, up.data());
+  run_linears(layer, {LinearKind::Gate, LinearKind::Up}, xb.data(), n, {gate.data(), up.data()});
   for (size_t i = 0; i < gate.size(); ++i) {
     float g = gate[i];
     gate[i] = g / (1.0f + std::exp(-g)) * up[i];  // SwiGLU
   }
-  run_linear(layer, LinearKind::Down, gate.data(), n, proj.data());
+  run_linears(layer, {LinearKind::Down}, gate.data(), n, {proj.data()});
   for (size_t i = 0; i < N * c.dim; ++i) x[i] += proj[i];
 }
 

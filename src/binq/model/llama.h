@@ -1,6 +1,7 @@
 // LLaMA-family decoder in FP32: RMSNorm, RoPE (both pairings), grouped-query attention, SwiGLU.
 // Linear layers go through the Linear interface so quantizers can swap them and capture inputs.
 #pragma once
+#include <initializer_list>
 #include <memory>
 #include <vector>
 
@@ -47,9 +48,16 @@ class LlamaModel {
 
  private:
   void attention(int layer, const float* q, int n, int pos, const KVCache& cache, float* out) const;
-  void run_linear(int layer, LinearKind kind, const float* x, int n, float* y) const;
+  // Runs the linears `kinds` of `layer` on the same input x: ys[i] = linear(kinds[i]) x. The hook
+  // sees each input first, in order; linears of one share class run in one forward_group.
+  void run_linears(int layer, std::initializer_list<LinearKind> kinds, const float* x, int n,
+                   std::initializer_list<float*> ys) const;
+  void update_share_classes(int layer);
   std::shared_ptr<const ModelWeights> weights_;
   std::vector<std::shared_ptr<const Linear>> linears_;  // [layer * kLinearKinds + kind]
+  // [layer * kLinearKinds + kind]: the first kind of the layer whose linear can_share_input with
+  // this one (itself if none); recomputed by set_linear, so forward never compares perms.
+  std::vector<uint8_t> share_class_;
   std::shared_ptr<const Linear> head_;
   std::vector<float> rope_inv_freq_;                    // [head_dim / 2]
   LinearInputHook hook_;

@@ -30,6 +30,15 @@ void linear_shape(const ModelConfig& c, LinearKind kind, int& rows, int& cols) {
   }
 }
 
+const std::vector<std::vector<LinearKind>>& linear_groups() {
+  static const std::vector<std::vector<LinearKind>> groups = {
+      {LinearKind::Q, LinearKind::K, LinearKind::V},
+      {LinearKind::O},
+      {LinearKind::Gate, LinearKind::Up},
+      {LinearKind::Down}};
+  return groups;
+}
+
 namespace {
 
 template <typename F>

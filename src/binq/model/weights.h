@@ -24,6 +24,9 @@ inline constexpr int kLinearKinds = 7;
 const char* linear_name(LinearKind kind);   // "q_proj", ..., "down_proj" (HF names)
 // Expected [rows x cols] (= [out x in]) of a linear layer under `c`.
 void linear_shape(const ModelConfig& c, LinearKind kind, int& rows, int& cols);
+// The linears of a block grouped by the activation they read, in data-flow order:
+// {q,k,v}, {o}, {gate,up}, {down}. The quantizer gives each group one channel order (perm).
+const std::vector<std::vector<LinearKind>>& linear_groups();
 
 struct LayerWeights {
   const float* attn_norm = nullptr;  // [dim]

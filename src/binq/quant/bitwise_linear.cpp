@@ -13,9 +13,32 @@ BitwiseLinear::BitwiseLinear(PackedBinaryLinear w, const ActQuantConfig& cfg)
 }
 
 void BitwiseLinear::forward(const float* x, int n, float* y) const {
-  QuantizedActs qa;
+  const Linear* self = this;
+  forward_group(x, n, {&self, 1}, {&y, 1});
+}
+
+bool BitwiseLinear::can_share_input(const Linear& other) const {
+  const auto* o = dynamic_cast<const BitwiseLinear*>(&other);
+  return o && o->w_.in_features == w_.in_features && o->w_.n_outliers == w_.n_outliers &&
+         o->w_.block_size == w_.block_size && o->cfg_.bits == cfg_.bits && o->cfg_.balance == cfg_.balance &&
+         o->cfg_.outlier_bits == cfg_.outlier_bits && o->w_.perm == w_.perm;
+}
+
+void BitwiseLinear::forward_group(const float* x, int n, std::span<const Linear* const> group,
+                                  std::span<float* const> ys) const {
+  check_group(group, ys);
+  // Decode quantizes ~100 inputs per token: one buffer per thread saves their allocations.
+  // Longer inputs (prefill, calibration) use their own, so that no thread keeps a large one.
+  constexpr int kReusedTokens = 16;
+  thread_local QuantizedActs reused;
+  QuantizedActs own;
+  QuantizedActs& qa = n <= kReusedTokens ? reused : own;
   quantize_activations(x, n, w_.in_features, w_.perm.data(), w_.n_outliers, w_.block_size, cfg_, qa);
-  binary_gemm(w_, qa, y);
+  for (size_t i = 0; i < group.size(); ++i) {
+    const auto* lin = dynamic_cast<const BitwiseLinear*>(group[i]);
+    if (!lin) fail("BitwiseLinear::forward_group: member {} is {}", i, group[i]->describe());
+    binary_gemm(lin->w_, qa, ys[i]);
+  }
 }
 
 std::string BitwiseLinear::describe() const {

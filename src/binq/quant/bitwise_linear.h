@@ -21,6 +21,11 @@ class BitwiseLinear : public Linear {
   int out_features() const override { return w_.out_features; }
   // Quantizes x per token (bit-planes + INT8 outliers), then the bitwise GEMV/GEMM (active ISA).
   void forward(const float* x, int n, float* y) const override;
+  // Another BitwiseLinear with the same perm, K, block size and activation config: its input
+  // quantizes to the very same planes, so a group quantizes once and runs every GEMM on them.
+  bool can_share_input(const Linear& other) const override;
+  void forward_group(const float* x, int n, std::span<const Linear* const> group,
+                     std::span<float* const> ys) const override;
   std::string describe() const override;
   const PackedBinaryLinear& packed() const { return w_; }
   const ActQuantConfig& act_config() const { return cfg_; }

@@ -6,15 +6,6 @@
 
 namespace binq {
 
-const std::vector<std::vector<LinearKind>>& linear_groups() {
-  static const std::vector<std::vector<LinearKind>> groups = {
-      {LinearKind::Q, LinearKind::K, LinearKind::V},
-      {LinearKind::O},
-      {LinearKind::Gate, LinearKind::Up},
-      {LinearKind::Down}};
-  return groups;
-}
-
 void quantize_sequential(LlamaModel& model, CalibrationActivations& acts, GroupQuantizer& quantizer,
                          const std::function<void(const SequentialProgress&)>& progress) {
   const int layers = model.config().n_layers;

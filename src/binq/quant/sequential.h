@@ -31,9 +31,6 @@ struct SequentialProgress {
   double elapsed_s = 0, eta_s = 0;
 };
 
-// The input groups of a decoder block in data-flow order.
-const std::vector<std::vector<LinearKind>>& linear_groups();
-
 // Quantizes every block of `model` and advances `acts` through each quantized block.
 // `progress` is called after every block. Memory stays bounded by one block: block l's FP32
 // linears are loaded (block_linears) when it starts, and once `acts` has been advanced through
