@@ -1,7 +1,7 @@
 // Kernel benchmarks: bitwise W(1+1)A(1x4) GEMV/GEMM per ISA vs FP32 OpenBLAS and INT8 W8A8, on
 // LLaMA-7B and TinyLlama-1.1B shapes, plus a DRAM read-bandwidth probe and INT4 KV attention.
 //
-// Counters: GBps = weight bytes read per second (ALL packed bytes for bitwise: row records with
+// Counters: GBps = weight bytes read per second (ALL packed bytes for bitwise: row tiles with
 // headers, params, padding and outliers + the permutation; INT8 bytes for W8A8; FP32 bytes for
 // BLAS), frac_membw = GBps / the MemBW probe at the same thread count (measured once per process),
 // GOPps = 2*out*in*n / time / 1e9. Weights rotate through copies totalling >= 128 MB (4x L3) so

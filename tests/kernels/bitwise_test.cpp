@@ -18,9 +18,9 @@ struct Shape {
   int out, in, K, B;
 };
 
-// Awkward sizes: widths not multiples of 64/128, short last blocks, K = 0 and K > 0, B > 128,
-// and chunk groups (8 chunks) full, short, and several per row (2300: 18 chunks; 2600 at B = 256:
-// 21 chunks, two per block).
+// Awkward sizes: widths not multiples of 64/128, short last blocks, K = 0 and K > 0, B > 128
+// (2600 at B = 256: 21 chunks, two per block), long rows (2300: 18 chunks), and row counts that
+// fill row tiles of 8 exactly, partly (a zero-padded last tile) or not at all (5, 6, 7 rows).
 const Shape kShapes[] = {
     {37, 300, 0, 128}, {33, 300, 44, 128}, {16, 1000, 128, 128}, {9, 200, 7, 64},
     {20, 517, 5, 100}, {11, 700, 33, 256}, {8, 130, 130, 128},   {5, 97, 0, 300},
@@ -38,17 +38,18 @@ TEST(PackedBinaryLinear, PackUnpackRoundTrip) {
     const BinaryLinearParams u = unpack(w);
     SCOPED_TRACE(name(s));
     test::expect_same_binary_params(u, p);
-    EXPECT_EQ(w.row_stride % 32, 0);
-    EXPECT_EQ(w.bytes(), int64_t(w.rows.size()) + 4 * s.in);
+    EXPECT_EQ(w.tile_stride % 64, 0);
+    EXPECT_EQ(w.bytes(), int64_t(w.tiles.size()) + 4 * s.in);
   }
 }
 
 TEST(PackedBinaryLinear, BitsPerWeightLlamaLayer) {
   const BinaryLinearParams p = test::random_layer(64, 4096, 128, 128, 3);
   const PackedBinaryLinear w = pack(p);
-  EXPECT_EQ(w.row_stride, 1408);  // 16 header + 248 params -> 288, 31 x 32 bits, 128 outliers
-  const double bpw = 8.0 * double(w.row_stride) / 4096;
-  EXPECT_NEAR(bpw, 2.75, 1e-12);
+  // Per 8 rows: 128 header + 31 blocks x (64 params + 256 bits) + 8 x 128 outliers.
+  EXPECT_EQ(w.tile_stride, 128 + 31 * 320 + 1024);
+  const double bpw = 8.0 * double(w.tile_stride) / (8 * 4096);  // 16 + 8 + 32 + 4 bytes per 128
+  EXPECT_NEAR(bpw, 2.703125, 1e-12);
 }
 
 TEST(PackedBinaryLinear, PackRejectsBadInput) {

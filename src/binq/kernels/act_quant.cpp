@@ -313,7 +313,6 @@ ChunkLayout chunk_layout(int width, int K, int block_size) {
   c.chunks_per_block = (block_size + kChunkBits - 1) / kChunkBits;
   c.last_chunks = (bw - (c.n_blocks - 1) * block_size + kChunkBits - 1) / kChunkBits;
   c.n_chunks = (c.n_blocks - 1) * c.chunks_per_block + c.last_chunks;
-  c.n_groups = (c.n_chunks + kGroupChunks - 1) / kGroupChunks;
   return c;
 }
 
@@ -322,7 +321,6 @@ ActsView QuantizedActs::view() const {
   v.n_tokens = n_tokens;
   v.n_blocks = n_blocks;
   v.n_chunks = n_chunks;
-  v.n_groups = n_groups;
   v.k_pad = k_pad;
   v.planes = planes.data();
   v.plane_pop = plane_pop.data();
@@ -336,7 +334,7 @@ ActsView QuantizedActs::view() const {
 int QuantizedActs::plane_bit(int t, int a, int i) const {
   int l = i / block_size, o = i % block_size;
   const int c = l * chunks_per_block + o / kChunkBits, w = (o % kChunkBits) / 64;
-  const uint64_t* tp = planes.data() + int64_t(t) * n_groups * 64;
+  const uint64_t* tp = planes.data() + int64_t(t) * n_chunks * 8;
   return int((tp[plane_word_index(c, a, w)] >> (o % 64)) & 1u);
 }
 
@@ -356,10 +354,9 @@ void quantize_activations(const float* x, int n_tokens, int width, const int32_t
   out.n_blocks = cl.n_blocks;
   out.chunks_per_block = cl.chunks_per_block;
   out.n_chunks = cl.n_chunks;
-  out.n_groups = cl.n_groups;
   out.k_pad = cl.k_pad;
   // Sized, not cleared: every element is written below (decode calls this ~100 times a token).
-  out.planes.resize(size_t(n_tokens) * out.n_groups * 64);
+  out.planes.resize(size_t(n_tokens) * out.n_chunks * 8);
   out.plane_pop.resize(size_t(n_tokens) * out.n_blocks * 4);
   out.m.resize(size_t(n_tokens) * 4);
   out.mc.resize(n_tokens);
@@ -372,8 +369,8 @@ void quantize_activations(const float* x, int n_tokens, int width, const int32_t
   for_each_token(n_tokens, width, [&](int t) {
     TokenScratch& s = token_scratch(width, block_size);
     gather(k, x + int64_t(t) * width, width, perm, s.xp.data());
-    uint64_t* pl = out.planes.data() + size_t(t) * out.n_groups * 64;
-    std::fill(pl, pl + size_t(out.n_groups) * 64, uint64_t(0));  // words past the data stay zero
+    uint64_t* pl = out.planes.data() + size_t(t) * out.n_chunks * 8;
+    std::fill(pl, pl + size_t(out.n_chunks) * 8, uint64_t(0));  // words past the data stay zero
     TokenQuant p;  // all zero without a binary part
     if (bw > 0) {
       p = quantize_token_with(k, s.xp.data(), bw, cfg, s.xq.data(), nullptr);

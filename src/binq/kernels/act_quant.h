@@ -67,19 +67,17 @@ uint64_t gather_bit(const uint8_t* v, int n, int bit);
 // Block / 128-bit chunk geometry of the binary part, shared by the packed weights and the
 // activation planes so the two always line up (docs/format.md).
 inline constexpr int kChunkBits = 128;   // one chunk: 128 binary channels (2 x u64 per bit kind)
-inline constexpr int kGroupChunks = 8;   // chunks stored side by side: one u64 lane per chunk in a
-                                         // 512-bit vector (docs/format.md "Chunk groups")
 
 struct ChunkLayout {
-  int n_blocks = 0, chunks_per_block = 0, last_chunks = 0, n_chunks = 0, n_groups = 0, k_pad = 0;
+  int n_blocks = 0, chunks_per_block = 0, last_chunks = 0, n_chunks = 0, k_pad = 0;
 };
 ChunkLayout chunk_layout(int width, int K, int block_size);
 
 // Bit-plane form of n tokens, layout matching PackedBinaryLinear (docs/format.md).
 struct QuantizedActs {
   int n_tokens = 0, width = 0, K = 0, block_size = 0;
-  int n_blocks = 0, chunks_per_block = 0, n_chunks = 0, n_groups = 0, k_pad = 0;
-  std::vector<uint64_t> planes;      // [t][n_groups][4 planes][2 words][8 chunks], zero padded
+  int n_blocks = 0, chunks_per_block = 0, n_chunks = 0, k_pad = 0;
+  std::vector<uint64_t> planes;      // [t][n_chunks][4 planes][2 words], zero padded
   std::vector<int32_t> plane_pop;    // [t][n_blocks][4]
   std::vector<float> m;              // [t][4]
   std::vector<float> mc;             // [t]

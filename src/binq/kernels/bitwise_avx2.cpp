@@ -1,9 +1,9 @@
-// AVX2 kernels: popcounts with the scalar POPCNT instruction on 64-bit words (AND/ANDN in GPRs,
-// four ALU ports), the per-plane counts packed 16 bits apart into one 64-bit integer per count
-// type and widened to 4 double lanes (one lane per plane) for the weighting. The whole float step
+// AVX2 kernels: one row of a tile at a time, popcounts with the scalar POPCNT instruction on 64-bit
+// words (AND/ANDN in GPRs, four ALU ports), the per-plane counts packed 16 bits apart into one
+// 64-bit integer per count type and widened to 4 double lanes (one lane per plane) for the
+// weighting; the INT8 outlier dots of a tile's 8 rows at once. The whole float step
 // is in double (parameters exact, products and sums to ~1e-16, rounded to float once) so the
-// result equals the scalar reference to a few float ulps (docs/format.md). INT8 products use the
-// VPMADDUBSW sign trick (|w| as u8, sign(w)*x as s8, no saturation since |x| <= 127, |w| <= 128).
+// result equals the scalar reference to a few float ulps (docs/format.md).
 // No std:: templates or inline header functions here (see kernel_table.h).
 #include <immintrin.h>
 
@@ -32,28 +32,16 @@ inline int32_t hsum_epi32(__m256i v) {
   return _mm_cvtsi128_si32(s);
 }
 
-// FP16 params of one row -> scratch as exact doubles: e1 = d1-d0, d0, e3 = lo1-lo0, lo0 (nb
-// each; 4*nb doubles, the front end gives 8*nb + 64 floats of room). The differences of two FP16
-// values are exact in double.
-void row_params(const BinaryLayerView& w, const uint8_t* row, double* sc) {
+// FP16 params of the row in `lane` of a tile -> sc as exact doubles: e1 = d1-d0, d0,
+// e3 = lo1-lo0, lo0 (nb each). The differences of two FP16 values are exact in double.
+void row_params(const BinaryLayerView& w, const uint8_t* tile, int lane, double* sc) {
   const int nb = w.n_blocks;
-  const uint16_t* prm = reinterpret_cast<const uint16_t*>(row + w.params_offset);
-  int l = 0;
-  for (; l + 4 <= nb; l += 4) {
-    auto ld = [&](int k) {
-      return _mm256_cvtps_pd(_mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(prm + k * nb + l))));
-    };
-    const __m256d lo0 = ld(0), d0 = ld(1), lo1 = ld(2), d1 = ld(3);
-    _mm256_storeu_pd(sc + l, _mm256_sub_pd(d1, d0));
-    _mm256_storeu_pd(sc + nb + l, d0);
-    _mm256_storeu_pd(sc + 2 * nb + l, _mm256_sub_pd(lo1, lo0));
-    _mm256_storeu_pd(sc + 3 * nb + l, lo0);
-  }
-  for (; l < nb; ++l) {
-    const double lo0 = fp16(prm[l]), d0 = fp16(prm[nb + l]);
-    sc[l] = double(fp16(prm[3 * nb + l])) - d0;
+  for (int l = 0; l < nb; ++l) {
+    const uint16_t* prm = reinterpret_cast<const uint16_t*>(tile + tile_block_offset(l, w.block_stride));
+    const double lo0 = fp16(prm[tile_param_index(0, lane)]), d0 = fp16(prm[tile_param_index(1, lane)]);
+    sc[l] = double(fp16(prm[tile_param_index(3, lane)])) - d0;
     sc[nb + l] = d0;
-    sc[2 * nb + l] = double(fp16(prm[2 * nb + l])) - lo0;
+    sc[2 * nb + l] = double(fp16(prm[tile_param_index(2, lane)])) - lo0;
     sc[3 * nb + l] = lo0;
   }
 }
@@ -67,29 +55,31 @@ inline double dot_f64(const double* a, const double* b, int n) {
   return s;
 }
 
-// 32 bytes of w . x (s8 x s8) accumulated into int32 lanes.
-inline __m256i madd_i8(__m256i acc, __m256i wv, __m256i xv) {
-  const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(xv, wv));
-  return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
-}
-
-inline int32_t dot_i8(const int8_t* w, const int8_t* x, int k_pad) {
+// INT8 outlier dots of a tile's 8 rows (lane = row) with one token: per 4 k, the 8 rows' weights
+// are one 256-bit vector and the token's 4 values are broadcast (s8 x s8 via VPMADDUBSW with the
+// sign trick: |w| as u8, sign(w)*x as s8; no saturation since |x| <= 127, |w| <= 128).
+inline __m256i tile_outlier_dots(const int8_t* ow, const int8_t* xq, int k_pad) {
   __m256i acc = _mm256_setzero_si256();
-  for (int k = 0; k < k_pad; k += 32)
-    acc = madd_i8(acc, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + k)),
-                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + k)));
-  return hsum_epi32(acc);
+  for (int k = 0; k < k_pad; k += 4) {
+    int32_t xv;
+    std::memcpy(&xv, xq + k, 4);
+    const __m256i wv = _mm256_load_si256(reinterpret_cast<const __m256i*>(ow + tile_outlier_index(k, 0)));
+    const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(_mm256_set1_epi32(xv), wv));
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+  }
+  return acc;
 }
 
 // Counts of one (row, block, token) packed per type: plane a in bits [16a, 16a+16).
 struct Packed3 {
   uint64_t a1, qb, n1;
 };
-inline Packed3 block_counts(const uint64_t* bits, int n_chunks, const uint64_t* b, int c0, int nck) {
+inline Packed3 block_counts(const uint64_t* blk, int lane, const uint64_t* b, int c0, int nck) {
   Packed3 r{0, 0, 0};
-  for (int c = c0; c < c0 + nck; ++c) {
-    const uint64_t q[2] = {bits[weight_word_index(c, 0, 0, n_chunks)], bits[weight_word_index(c, 0, 1, n_chunks)]};
-    const uint64_t s[2] = {bits[weight_word_index(c, 1, 0, n_chunks)], bits[weight_word_index(c, 1, 1, n_chunks)]};
+  for (int ck = 0; ck < nck; ++ck) {
+    const int c = c0 + ck;
+    const uint64_t q[2] = {blk[tile_bit_index(ck, 0, 0, lane)], blk[tile_bit_index(ck, 0, 1, lane)]};
+    const uint64_t s[2] = {blk[tile_bit_index(ck, 1, 0, lane)], blk[tile_bit_index(ck, 1, 1, lane)]};
     const uint64_t qs0 = q[0] & s[0], qs1 = q[1] & s[1];
     for (int a = 0; a < 4; ++a) {
       const uint64_t b0 = b[plane_word_index(c, a, 0)], b1 = b[plane_word_index(c, a, 1)];
@@ -102,17 +92,20 @@ inline Packed3 block_counts(const uint64_t* bits, int n_chunks, const uint64_t* 
   return r;
 }
 
+inline const uint64_t* block_bits(const BinaryLayerView& w, const uint8_t* tile, int l) {
+  return reinterpret_cast<const uint64_t*>(tile + tile_block_offset(l, w.block_stride));
+}
+
 // Packed per-plane counts (16 bits each) -> 4 double lanes, exact.
 inline __m256d lanes(uint64_t packed) {
   return _mm256_cvtepi32_pd(_mm_cvtepu16_epi32(_mm_cvtsi64_si128(int64_t(packed))));
 }
 
-// Binary part (without the lo0 * lo_term term) of one row x tokens [t0, t0+T), in double.
+// Binary part (without the lo0 * lo_term term) of the row in `lane` x tokens [t0, t0+T), in double.
 template <int T>
-void binary_rows_tokens(const BinaryLayerView& w, const ActsView& x, const uint8_t* row,
+void binary_rows_tokens(const BinaryLayerView& w, const ActsView& x, const uint8_t* tile, int lane,
                         const double* sc, int t0, double* out) {
   const int nb = w.n_blocks, cpb = w.chunks_per_block;
-  const uint64_t* bits = reinterpret_cast<const uint64_t*>(row + w.bits_offset);
   __m256d acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_pd();
   for (int l = 0; l < nb; ++l) {
@@ -120,7 +113,8 @@ void binary_rows_tokens(const BinaryLayerView& w, const ActsView& x, const uint8
     const __m256d e1 = _mm256_set1_pd(sc[l]), d0 = _mm256_set1_pd(sc[nb + l]),
                   e3 = _mm256_set1_pd(sc[2 * nb + l]);
     for (int t = 0; t < T; ++t) {
-      const Packed3 p = block_counts(bits, w.n_chunks, x.planes + int64_t(t0 + t) * x.n_groups * 64, l * cpb, nck);
+      const Packed3 p = block_counts(block_bits(w, tile, l), lane,
+                                     x.planes + int64_t(t0 + t) * x.n_chunks * 8, l * cpb, nck);
       __m256d f = _mm256_mul_pd(lanes(p.a1), e1);
       f = _mm256_fmadd_pd(lanes(p.qb), d0, f);
       acc[t] = _mm256_add_pd(acc[t], _mm256_fmadd_pd(lanes(p.n1), e3, f));
@@ -130,37 +124,48 @@ void binary_rows_tokens(const BinaryLayerView& w, const ActsView& x, const uint8
     out[t] = hsum256d(_mm256_mul_pd(acc[t], _mm256_cvtps_pd(_mm_loadu_ps(x.m + (t0 + t) * 4))));
 }
 
-// scratch (binary_gemm_scratch_bytes >= 4*nb doubles), 64-byte aligned raw memory.
+inline int tile_lanes(const BinaryLayerView& w, int tile) {
+  return w.out - tile * kTileRows < kTileRows ? w.out - tile * kTileRows : kTileRows;
+}
+
+// scratch (binary_gemm_scratch_bytes: 4*nb doubles per lane of a tile), 64-byte aligned.
 void gemm_avx2(const BinaryLayerView& w, const ActsView& x, int r0, int r1, float* y, float* scratch) {
   const int nb = w.n_blocks, n = x.n_tokens;
   double* sd = reinterpret_cast<double*>(scratch);
-  for (int j = r0; j < r1; ++j) {
-    const uint8_t* row = w.rows + int64_t(j) * w.row_stride;
-    RowHeader h;
-    std::memcpy(&h, row, sizeof h);
-    row_params(w, row, sd);
-    const double wscale = fp16(h.outlier_scale);
-    const int8_t* ow = reinterpret_cast<const int8_t*>(row + w.outlier_offset);
+  for (int tile = r0 / kTileRows; tile * kTileRows < r1; ++tile) {
+    const uint8_t* tp = w.tiles + int64_t(tile) * w.tile_stride;
+    TileHeader h;
+    std::memcpy(&h, tp, sizeof h);
+    const int rows = tile_lanes(w, tile);
+    for (int lane = 0; lane < rows; ++lane) row_params(w, tp, lane, sd + lane * 4 * nb);
     for (int t0 = 0; t0 < n; t0 += kTokTile) {
       const int T = n - t0 < kTokTile ? n - t0 : kTokTile;
-      double res[kTokTile] = {0, 0, 0, 0};
-      if (nb > 0) {
-        switch (T) {
-          case 4: binary_rows_tokens<4>(w, x, row, sd, t0, res); break;
-          case 3: binary_rows_tokens<3>(w, x, row, sd, t0, res); break;
-          case 2: binary_rows_tokens<2>(w, x, row, sd, t0, res); break;
-          default: binary_rows_tokens<1>(w, x, row, sd, t0, res); break;
+      alignas(32) int32_t od[kTokTile][kTileRows] = {};
+      if (w.K > 0)
+        for (int t = 0; t < T; ++t)
+          _mm256_store_si256(reinterpret_cast<__m256i*>(od[t]),
+                             tile_outlier_dots(reinterpret_cast<const int8_t*>(tp + w.outlier_offset),
+                                               x.outlier_q + int64_t(t0 + t) * x.k_pad, w.k_pad));
+      for (int lane = 0; lane < rows; ++lane) {
+        const double* sc = sd + lane * 4 * nb;
+        double res[kTokTile] = {0, 0, 0, 0};
+        if (nb > 0) {
+          switch (T) {
+            case 4: binary_rows_tokens<4>(w, x, tp, lane, sc, t0, res); break;
+            case 3: binary_rows_tokens<3>(w, x, tp, lane, sc, t0, res); break;
+            case 2: binary_rows_tokens<2>(w, x, tp, lane, sc, t0, res); break;
+            default: binary_rows_tokens<1>(w, x, tp, lane, sc, t0, res); break;
+          }
         }
-      }
-      for (int t = 0; t < T; ++t) {
-        const int tt = t0 + t;
-        double acc = res[t];
-        if (nb > 0) acc += dot_f64(sd + 3 * nb, x.lo_term + int64_t(tt) * nb, nb);
-        acc += double(x.mc[tt]) * h.rowsum;
-        if (w.K > 0)
-          acc += wscale * double(x.outlier_scale[tt]) *
-                 double(dot_i8(ow, x.outlier_q + int64_t(tt) * x.k_pad, w.k_pad));
-        y[int64_t(tt) * w.out + j] = float(acc);
+        const double wscale = fp16(h.outlier_scale[lane]);
+        for (int t = 0; t < T; ++t) {
+          const int tt = t0 + t;
+          double acc = res[t];
+          if (nb > 0) acc += dot_f64(sc + 3 * nb, x.lo_term + int64_t(tt) * nb, nb);
+          acc += double(x.mc[tt]) * h.rowsum[lane];
+          if (w.K > 0) acc += wscale * double(x.outlier_scale[tt]) * double(od[t][lane]);
+          y[int64_t(tt) * w.out + tile * kTileRows + lane] = float(acc);
+        }
       }
     }
   }
@@ -170,23 +175,34 @@ void counts_avx2(const BinaryLayerView& w, const ActsView& x, int r0, int r1, in
                  int32_t* odot) {
   const int nb = w.n_blocks, cpb = w.chunks_per_block;
   for (int t = 0; t < x.n_tokens; ++t) {
-    const uint64_t* pl = x.planes + int64_t(t) * x.n_groups * 64;
-    for (int j = r0; j < r1; ++j) {
-      const uint8_t* row = w.rows + int64_t(j) * w.row_stride;
-      const uint64_t* bits = reinterpret_cast<const uint64_t*>(row + w.bits_offset);
-      for (int l = 0; l < nb; ++l) {
-        const Packed3 p = block_counts(bits, w.n_chunks, pl, l * cpb, l == nb - 1 ? w.last_chunks : cpb);
-        int32_t* c = counts + ((int64_t(t) * w.out + j) * nb + l) * 12;
-        for (int a = 0; a < 4; ++a) {
-          c[a * 3 + 0] = int32_t((p.a1 >> (16 * a)) & 0xFFFF);
-          c[a * 3 + 1] = int32_t((p.qb >> (16 * a)) & 0xFFFF);
-          c[a * 3 + 2] = int32_t((p.n1 >> (16 * a)) & 0xFFFF);
+    const uint64_t* pl = x.planes + int64_t(t) * x.n_chunks * 8;
+    for (int tile = r0 / kTileRows; tile * kTileRows < r1; ++tile) {
+      const uint8_t* tp = w.tiles + int64_t(tile) * w.tile_stride;
+      alignas(32) int32_t od[kTileRows];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(od),
+                         tile_outlier_dots(reinterpret_cast<const int8_t*>(tp + w.outlier_offset),
+                                           x.outlier_q + int64_t(t) * x.k_pad, w.k_pad));
+      for (int lane = 0; lane < tile_lanes(w, tile); ++lane) {
+        const int j = tile * kTileRows + lane;
+        for (int l = 0; l < nb; ++l) {
+          const Packed3 p = block_counts(block_bits(w, tp, l), lane, pl, l * cpb, l == nb - 1 ? w.last_chunks : cpb);
+          int32_t* c = counts + ((int64_t(t) * w.out + j) * nb + l) * 12;
+          for (int a = 0; a < 4; ++a) {
+            c[a * 3 + 0] = int32_t((p.a1 >> (16 * a)) & 0xFFFF);
+            c[a * 3 + 1] = int32_t((p.qb >> (16 * a)) & 0xFFFF);
+            c[a * 3 + 2] = int32_t((p.n1 >> (16 * a)) & 0xFFFF);
+          }
         }
+        odot[int64_t(t) * w.out + j] = od[lane];
       }
-      odot[int64_t(t) * w.out + j] = dot_i8(reinterpret_cast<const int8_t*>(row + w.outlier_offset),
-                                           x.outlier_q + int64_t(t) * x.k_pad, w.k_pad);
     }
   }
+}
+
+// W8A8 baseline: 32 bytes of w . x (s8 x s8) accumulated into int32 lanes (sign trick as above).
+inline __m256i madd_i8(__m256i acc, __m256i wv, __m256i xv) {
+  const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(xv, wv));
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
 }
 
 template <int R, int T>

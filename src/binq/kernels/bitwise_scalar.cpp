@@ -18,24 +18,36 @@ int bitcount(uint64_t v) {
   return c;
 }
 
-const uint8_t* row_ptr(const BinaryLayerView& w, int j) { return w.rows + int64_t(j) * w.row_stride; }
-
 int wordcount(uint64_t v) { return std::popcount(v); }
+
+// Row j of the layer: its tile and lane (docs/format.md "Row tiles").
+struct RowRef {
+  const uint8_t* tile;
+  int lane;
+};
+RowRef row_ref(const BinaryLayerView& w, int j) {
+  return {w.tiles + int64_t(j / kTileRows) * w.tile_stride, j % kTileRows};
+}
+TileHeader header(const RowRef& r) {
+  TileHeader h;
+  std::memcpy(&h, r.tile, sizeof h);
+  return h;
+}
 
 // Counts of one (row, block, token): c[a*3 + {0,1,2}]. Count = bitcount (reference, bit loop) for
 // the integer entry point, wordcount for the float path (so the scalar fallback is usable).
 template <int (*Count)(uint64_t)>
-void block_counts(const BinaryLayerView& w, const uint8_t* row, const uint64_t* tok_planes, int l,
+void block_counts(const BinaryLayerView& w, const RowRef& r, const uint64_t* tok_planes, int l,
                   int32_t* c) {
   const int nck = (l == w.n_blocks - 1) ? w.last_chunks : w.chunks_per_block;
   for (int k = 0; k < 12; ++k) c[k] = 0;
-  const uint8_t* bits = row + w.bits_offset;
+  const uint8_t* blk = r.tile + tile_block_offset(l, w.block_stride);
   for (int ck = 0; ck < nck; ++ck) {
     const int chunk = l * w.chunks_per_block + ck;
     for (int wd = 0; wd < 2; ++wd) {
       uint64_t q, s;
-      std::memcpy(&q, bits + 8 * weight_word_index(chunk, 0, wd, w.n_chunks), 8);
-      std::memcpy(&s, bits + 8 * weight_word_index(chunk, 1, wd, w.n_chunks), 8);
+      std::memcpy(&q, blk + 8 * tile_bit_index(ck, 0, wd, r.lane), 8);
+      std::memcpy(&s, blk + 8 * tile_bit_index(ck, 1, wd, r.lane), 8);
       for (int a = 0; a < 4; ++a) {
         const uint64_t ba = tok_planes[plane_word_index(chunk, a, wd)];
         c[a * 3 + 0] += Count(q & ba & s);
@@ -46,56 +58,60 @@ void block_counts(const BinaryLayerView& w, const uint8_t* row, const uint64_t* 
   }
 }
 
-int32_t outlier_dot(const BinaryLayerView& w, const uint8_t* row, const int8_t* xq) {
-  const int8_t* ow = reinterpret_cast<const int8_t*>(row + w.outlier_offset);
+double param(const BinaryLayerView& w, const RowRef& r, int l, int kind) {
+  uint16_t h;
+  std::memcpy(&h, r.tile + tile_block_offset(l, w.block_stride) + 2 * tile_param_index(kind, r.lane), 2);
+  return fp16_to_float(h);
+}
+
+int32_t outlier_dot(const BinaryLayerView& w, const RowRef& r, const int8_t* xq) {
+  const int8_t* ow = reinterpret_cast<const int8_t*>(r.tile + w.outlier_offset);
   int32_t s = 0;
-  for (int k = 0; k < w.k_pad; ++k) s += int32_t(ow[k]) * xq[k];
+  for (int k = 0; k < w.k_pad; ++k) s += int32_t(ow[tile_outlier_index(k, r.lane)]) * xq[k];
   return s;
 }
 
 void counts_scalar(const BinaryLayerView& w, const ActsView& x, int r0, int r1, int32_t* counts,
                    int32_t* odot) {
   for (int t = 0; t < x.n_tokens; ++t) {
-    const uint64_t* tp = x.planes + int64_t(t) * x.n_groups * 64;
+    const uint64_t* tp = x.planes + int64_t(t) * x.n_chunks * 8;
     for (int j = r0; j < r1; ++j) {
-      const uint8_t* row = row_ptr(w, j);
+      const RowRef r = row_ref(w, j);
       for (int l = 0; l < w.n_blocks; ++l)
-        block_counts<bitcount>(w, row, tp, l, counts + ((int64_t(t) * w.out + j) * w.n_blocks + l) * 12);
-      odot[int64_t(t) * w.out + j] = outlier_dot(w, row, x.outlier_q + int64_t(t) * x.k_pad);
+        block_counts<bitcount>(w, r, tp, l, counts + ((int64_t(t) * w.out + j) * w.n_blocks + l) * 12);
+      odot[int64_t(t) * w.out + j] = outlier_dot(w, r, x.outlier_q + int64_t(t) * x.k_pad);
     }
   }
 }
 
 void gemm_scalar(const BinaryLayerView& w, const ActsView& x, int r0, int r1, float* y,
-                 float* scratch) {
+                 float* /*scratch*/) {
   // Double precision throughout: counts and FP16 parameters are exact in double, so y is the
   // exact real value to ~1e-15 before the final rounding to float (see docs/format.md).
   const int nb = w.n_blocks;
   for (int j = r0; j < r1; ++j) {
-    const uint8_t* row = row_ptr(w, j);
-    RowHeader h;
-    std::memcpy(&h, row, sizeof h);
-    const uint16_t* prm = reinterpret_cast<const uint16_t*>(row + w.params_offset);
-    const double wscale = fp16_to_float(h.outlier_scale);
+    const RowRef r = row_ref(w, j);
+    const TileHeader h = header(r);
+    const double wscale = fp16_to_float(h.outlier_scale[r.lane]);
     for (int t = 0; t < x.n_tokens; ++t) {
-      const uint64_t* tp = x.planes + int64_t(t) * x.n_groups * 64;
+      const uint64_t* tp = x.planes + int64_t(t) * x.n_chunks * 8;
       const float* m = x.m + t * 4;
       const int32_t* pop = x.plane_pop + int64_t(t) * nb * 4;
       double acc = 0;
       for (int l = 0; l < nb; ++l) {
-        const double lo0 = fp16_to_float(prm[l]), d0 = fp16_to_float(prm[nb + l]);
-        const double lo1 = fp16_to_float(prm[2 * nb + l]), d1 = fp16_to_float(prm[3 * nb + l]);
+        const double lo0 = param(w, r, l, 0), d0 = param(w, r, l, 1);
+        const double lo1 = param(w, r, l, 2), d1 = param(w, r, l, 3);
         int32_t c[12];
-        block_counts<wordcount>(w, row, tp, l, c);
+        block_counts<wordcount>(w, r, tp, l, c);
         for (int a = 0; a < 4; ++a) {
           // c: pc(q&b&s), pc(q&b), pc(b&s); the ~s parts follow by subtraction.
           const double qs = c[a * 3], q = c[a * 3 + 1], bs = c[a * 3 + 2], b = pop[l * 4 + a];
           acc += double(m[a]) * (d1 * qs + lo1 * bs + d0 * (q - qs) + lo0 * (b - bs));
         }
       }
-      acc += double(x.mc[t]) * h.rowsum;
+      acc += double(x.mc[t]) * h.rowsum[r.lane];
       if (w.K > 0)
-        acc += wscale * double(x.outlier_scale[t]) * double(outlier_dot(w, row, x.outlier_q + int64_t(t) * x.k_pad));
+        acc += wscale * double(x.outlier_scale[t]) * double(outlier_dot(w, r, x.outlier_q + int64_t(t) * x.k_pad));
       y[int64_t(t) * w.out + j] = float(acc);
     }
   }

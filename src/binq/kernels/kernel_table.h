@@ -6,21 +6,37 @@
 
 namespace binq {
 
-// Word addresses in the chunk-group layouts (docs/format.md "Chunk groups"): chunks are stored in
-// groups of 8 so one 512-bit vector holds the same word of 8 consecutive chunks.
+// Row tiles (docs/format.md "Packed binary linear layer"): rows are stored in tiles of 8, and
+// lane r of every vector in a tile belongs to row 8*tile + r, so one 512-bit vector holds the same
+// u64 word (or the same 8 parameters) of 8 rows; activation words are broadcast to all lanes.
 // static: internal linkage, so every ISA translation unit keeps its own copy (see above).
-// Weight bits of a row (u64 words from bits_offset): kind 0 = sign q, 1 = bitmap s; word w of 2.
-// A group is [kind][word][lanes] with lanes = 8, except a short last group (n_chunks % 8 chunks),
-// which is stored with lanes = n_chunks % 8 so no padding chunks are stored.
-static constexpr int group_lanes(int group, int n_chunks) {
-  return group < (n_chunks >> 3) ? 8 : (n_chunks & 7);
+static constexpr int kTileRows = 8;
+// Tile header, at offset 0 of every tile (row r of the tile in lane r; padding rows are zero).
+struct TileHeader {
+  double rowsum[8];           // sum of the row's dequantized binary weights (m_c term), exact
+  int32_t outlier_wsum[8];    // sum of the row's INT8 outlier weights (VNNI u8 offset correction)
+  uint16_t outlier_scale[8];  // FP16
+  uint8_t zero[16];
+};
+static_assert(sizeof(TileHeader) == 128);
+// Block record l of a tile starts at byte tile_block_offset(l, block_stride): FP16 parameters
+// [4 kinds: lo0, d0, lo1, d1][8 lanes] (64 bytes), then its 128-bit chunks, each u64
+// [kind: 0 = sign q, 1 = bitmap s][word 0..1][8 lanes] (256 bytes).
+static constexpr int64_t tile_block_offset(int l, int64_t block_stride) {
+  return int64_t(sizeof(TileHeader)) + l * block_stride;
 }
-static constexpr int64_t weight_word_index(int chunk, int kind, int w, int n_chunks) {
-  return int64_t(chunk >> 3) * 32 + (kind * 2 + w) * group_lanes(chunk >> 3, n_chunks) + (chunk & 7);
+static constexpr int tile_param_index(int kind, int lane) { return kind * 8 + lane; }  // u16
+static constexpr int tile_bit_index(int chunk_in_block, int kind, int w, int lane) {   // u64
+  return 8 + chunk_in_block * 32 + (kind * 2 + w) * 8 + lane;
 }
-// Activation planes of a token (u64 words): plane a of 4, word w of 2.
+// INT8 outlier weights from outlier_offset: [k / 4][8 lanes][k % 4], so a 256-bit vector holds
+// 4 consecutive k of 8 rows (one VNNI dword per row).
+static constexpr int64_t tile_outlier_index(int k, int lane) {
+  return int64_t(k >> 2) * 32 + lane * 4 + (k & 3);
+}
+// Activation planes of a token (u64 words): [chunk][plane a of 4][word w of 2].
 static constexpr int64_t plane_word_index(int chunk, int a, int w) {
-  return (int64_t(chunk >> 3) * 8 + a * 2 + w) * 8 + (chunk & 7);
+  return int64_t(chunk) * 8 + a * 2 + w;
 }
 
 // One packed W(1+1) layer, see docs/format.md "Packed binary linear layer".
@@ -30,26 +46,18 @@ struct BinaryLayerView {
   int chunks_per_block = 0;  // 128-bit chunks of a full block
   int last_chunks = 0;       // chunks of the last (possibly short) block
   int n_chunks = 0;          // chunks of one row: (n_blocks-1)*chunks_per_block + last_chunks
-  int n_groups = 0;          // ceil(n_chunks / 8): 256 bytes of bits each
   int k_pad = 0;             // K rounded up to 32
-  int64_t row_stride = 0;    // bytes per row record (multiple of 32)
-  int64_t params_offset = 0, bits_offset = 0, outlier_offset = 0;  // within a row record
-  const uint8_t* rows = nullptr;
+  int n_tiles = 0;           // ceil(out / 8)
+  int64_t tile_stride = 0;   // bytes per tile (multiple of 64)
+  int64_t block_stride = 0;  // bytes per full block record: 64 + 256 * chunks_per_block
+  int64_t outlier_offset = 0;  // within a tile
+  const uint8_t* tiles = nullptr;
 };
-
-// Row header at offset 0 of every row record.
-struct RowHeader {
-  double rowsum;         // sum of the dequantized binary weights of the row (m_c term), exact
-  int32_t outlier_wsum;  // sum of the INT8 outlier weights (VNNI u8 offset correction)
-  uint16_t outlier_scale;  // FP16
-  uint16_t pad0;
-};
-static_assert(sizeof(RowHeader) == 16);
 
 // Activations of n tokens as produced by quantize_activations (+ per-call derived values).
 struct ActsView {
-  int n_tokens = 0, n_blocks = 0, n_chunks = 0, n_groups = 0, k_pad = 0;
-  const uint64_t* planes = nullptr;   // [t][n_groups][4 planes][2 words][8 chunks]
+  int n_tokens = 0, n_blocks = 0, n_chunks = 0, k_pad = 0;
+  const uint64_t* planes = nullptr;   // [t][n_chunks][4 planes][2 words]
   const int32_t* plane_pop = nullptr; // [t][n_blocks][4]
   const float* m = nullptr;           // [t][4]   plane scales m_a
   const float* mc = nullptr;          // [t]      constant m_c
@@ -64,12 +72,14 @@ struct ActsView {
 // odot[t*out + j] = sum_k outlier_w[j,k] * outlier_q[t,k].
 using BinaryCountsFn = void (*)(const BinaryLayerView& w, const ActsView& x, int row_begin,
                                 int row_end, int32_t* counts, int32_t* odot);
+// Row ranges given to the kernels are whole tiles: row_begin is a multiple of 8 and row_end is
+// one or equals out, so no two threads write the same tile lanes.
 // y[t*out + j] for rows [row_begin, row_end), all tokens. scratch: binary_gemm_scratch_bytes(w),
-// 64-byte aligned (per-row parameters in the form each kernel wants). The combination of the
+// 64-byte aligned (per-row parameters in the form a kernel wants). The combination of the
 // exact integer counts with the parameters is exact or in double, and rounded to float once
 // (docs/format.md).
 static constexpr int64_t binary_gemm_scratch_bytes(const BinaryLayerView& w) {
-  return 8 * (24 * int64_t(w.n_groups) + 4 * int64_t(w.n_blocks) + 32);
+  return 8 * (4 * int64_t(kTileRows) * w.n_blocks + 8);
 }
 using BinaryGemmFn = void (*)(const BinaryLayerView& w, const ActsView& x, int row_begin,
                               int row_end, float* y, float* scratch);

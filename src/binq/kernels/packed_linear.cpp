@@ -14,7 +14,8 @@
 namespace binq {
 namespace {
 
-constexpr int kChunkBytes = 32;  // 128 sign bits + 128 bitmap bits
+constexpr int64_t kParamBytes = 4 * kTileRows * 2;             // FP16 lo0, d0, lo1, d1 of 8 rows
+constexpr int64_t kChunkTileBytes = 2 * 2 * kTileRows * 8;        // q and s, 2 words, 8 rows
 
 // Whether every row satisfies the AVX-512 kernel's bound for exact 52-bit integer accumulation
 // (docs/format.md "Integer accumulation"): sum over chunks of 128 (|d1| + |d0| + |lo1 - lo0|)
@@ -82,13 +83,12 @@ BinaryLayerView PackedBinaryLinear::view() const {
   v.chunks_per_block = chunks_per_block;
   v.last_chunks = last_chunks;
   v.n_chunks = n_chunks;
-  v.n_groups = n_groups;
   v.k_pad = k_pad;
-  v.row_stride = row_stride;
-  v.params_offset = params_offset;
-  v.bits_offset = bits_offset;
+  v.n_tiles = n_tiles;
+  v.tile_stride = tile_stride;
+  v.block_stride = block_stride;
   v.outlier_offset = outlier_offset;
-  v.rows = rows.data();
+  v.tiles = tiles.data();
   return v;
 }
 
@@ -105,67 +105,69 @@ PackedBinaryLinear pack(const BinaryLinearParams& p) {
   w.chunks_per_block = cl.chunks_per_block;
   w.last_chunks = cl.last_chunks;
   w.n_chunks = cl.n_chunks;
-  w.n_groups = cl.n_groups;
   w.k_pad = cl.k_pad;
+  w.n_tiles = (out + kTileRows - 1) / kTileRows;
   w.int_accumulation_ok = int_accumulation_ok(p, cl);
-  w.params_offset = sizeof(RowHeader);
-  w.bits_offset = (w.params_offset + 8 * int64_t(w.n_blocks) + 31) / 32 * 32;
-  w.outlier_offset = w.bits_offset + int64_t(kChunkBytes) * w.n_chunks;
-  w.row_stride = w.outlier_offset + w.k_pad;
-  w.perm = p.perm;
-  w.rows.resize(size_t(out) * w.row_stride);
   const int nb = w.n_blocks;
+  w.block_stride = kParamBytes + kChunkTileBytes * int64_t(w.chunks_per_block);
+  w.outlier_offset = nb > 0 ? tile_block_offset(nb - 1, w.block_stride) + kParamBytes + kChunkTileBytes * int64_t(w.last_chunks)
+                            : int64_t(sizeof(TileHeader));
+  w.tile_stride = w.outlier_offset + int64_t(kTileRows) * w.k_pad;
+  w.perm = p.perm;
+  w.tiles.resize(size_t(w.n_tiles) * w.tile_stride);
+  auto tile_of = [&](int j) { return w.tiles.data() + int64_t(j / kTileRows) * w.tile_stride; };
   // Parameters and outliers first, serially: they may fail (not FP16-exact), and an exception
   // must not leave an OpenMP region.
   for (int j = 0; j < out; ++j) {
-    uint8_t* row = w.rows.data() + int64_t(j) * w.row_stride;
-    uint16_t* prm = reinterpret_cast<uint16_t*>(row + w.params_offset);
+    uint8_t* tile = tile_of(j);
+    const int lane = j % kTileRows;
     for (int l = 0; l < nb; ++l) {
+      uint16_t* prm = reinterpret_cast<uint16_t*>(tile + tile_block_offset(l, w.block_stride));
       const size_t pi = size_t(j) * nb + l;
-      prm[l] = to_fp16_exact(p.lo0[pi], "lo0", j, l);
-      prm[nb + l] = to_fp16_exact(p.d0[pi], "d0", j, l);
-      prm[2 * nb + l] = to_fp16_exact(p.lo1[pi], "lo1", j, l);
-      prm[3 * nb + l] = to_fp16_exact(p.d1[pi], "d1", j, l);
+      prm[tile_param_index(0, lane)] = to_fp16_exact(p.lo0[pi], "lo0", j, l);
+      prm[tile_param_index(1, lane)] = to_fp16_exact(p.d0[pi], "d0", j, l);
+      prm[tile_param_index(2, lane)] = to_fp16_exact(p.lo1[pi], "lo1", j, l);
+      prm[tile_param_index(3, lane)] = to_fp16_exact(p.d1[pi], "d1", j, l);
     }
-    RowHeader h{};
-    int8_t* ow = reinterpret_cast<int8_t*>(row + w.outlier_offset);
+    TileHeader& h = *reinterpret_cast<TileHeader*>(tile);
+    int8_t* ow = reinterpret_cast<int8_t*>(tile + w.outlier_offset);
     for (int k = 0; k < K; ++k) {
-      ow[k] = p.outlier_w[size_t(j) * K + k];
-      h.outlier_wsum += ow[k];
+      ow[tile_outlier_index(k, lane)] = p.outlier_w[size_t(j) * K + k];
+      h.outlier_wsum[lane] += p.outlier_w[size_t(j) * K + k];
     }
-    h.outlier_scale = to_fp16_exact(p.outlier_scale[j], "outlier_scale", j, -1);
-    std::memcpy(row, &h, sizeof h);
+    h.outlier_scale[lane] = to_fp16_exact(p.outlier_scale[j], "outlier_scale", j, -1);
   }
   // Bits, 64 channels at a time, and the row sums from per-block counts:
   // rowsum = sum_l lo0 (n - #s) + lo1 #s + d0 #(q & ~s) + d1 #(q & s), each term exact in double.
+  // One tile per iteration, so no two threads write the same tile.
 #pragma omp parallel for schedule(static) if (int64_t(out) * bw > (int64_t(1) << 20))
-  for (int j = 0; j < out; ++j) {
-    uint8_t* row = w.rows.data() + int64_t(j) * w.row_stride;
-    uint64_t* bits = reinterpret_cast<uint64_t*>(row + w.bits_offset);
-    const uint8_t* sign = p.sign.data() + size_t(j) * bw;
-    const uint8_t* bitmap = p.bitmap.data() + size_t(j) * bw;
-    double rowsum = 0;
-    for (int l = 0; l < nb; ++l) {
-      const int c0 = l * B, len = std::min(bw, c0 + B) - c0;
-      int64_t ns = 0, nq0 = 0, nq1 = 0;
-      for (int o = 0; o < len; o += 64) {
-        const int chunk = l * w.chunks_per_block + o / kChunkBits, word = (o % kChunkBits) >> 6;
-        const int m = std::min(64, len - o);
-        const uint64_t qw = gather_bit(sign + c0 + o, m, 0), sw = gather_bit(bitmap + c0 + o, m, 0);
-        bits[weight_word_index(chunk, 0, word, w.n_chunks)] = qw;
-        bits[weight_word_index(chunk, 1, word, w.n_chunks)] = sw;
-        ns += std::popcount(sw);
-        nq0 += std::popcount(qw & ~sw);
-        nq1 += std::popcount(qw & sw);
+  for (int tile = 0; tile < w.n_tiles; ++tile) {
+    uint8_t* tp = w.tiles.data() + int64_t(tile) * w.tile_stride;
+    for (int lane = 0; lane < kTileRows && tile * kTileRows + lane < out; ++lane) {
+      const int j = tile * kTileRows + lane;
+      const uint8_t* sign = p.sign.data() + size_t(j) * bw;
+      const uint8_t* bitmap = p.bitmap.data() + size_t(j) * bw;
+      double rowsum = 0;
+      for (int l = 0; l < nb; ++l) {
+        uint64_t* blk = reinterpret_cast<uint64_t*>(tp + tile_block_offset(l, w.block_stride));
+        const int c0 = l * B, len = std::min(bw, c0 + B) - c0;
+        int64_t ns = 0, nq0 = 0, nq1 = 0;
+        for (int o = 0; o < len; o += 64) {
+          const int ck = o / kChunkBits, word = (o % kChunkBits) >> 6;
+          const int m = std::min(64, len - o);
+          const uint64_t qw = gather_bit(sign + c0 + o, m, 0), sw = gather_bit(bitmap + c0 + o, m, 0);
+          blk[tile_bit_index(ck, 0, word, lane)] = qw;
+          blk[tile_bit_index(ck, 1, word, lane)] = sw;
+          ns += std::popcount(sw);
+          nq0 += std::popcount(qw & ~sw);
+          nq1 += std::popcount(qw & sw);
+        }
+        const size_t pi = size_t(j) * nb + l;
+        rowsum += double(p.lo0[pi]) * double(len - ns) + double(p.lo1[pi]) * double(ns) +
+                  double(p.d0[pi]) * double(nq0) + double(p.d1[pi]) * double(nq1);
       }
-      const size_t pi = size_t(j) * nb + l;
-      rowsum += double(p.lo0[pi]) * double(len - ns) + double(p.lo1[pi]) * double(ns) +
-                double(p.d0[pi]) * double(nq0) + double(p.d1[pi]) * double(nq1);
+      reinterpret_cast<TileHeader*>(tp)->rowsum[lane] = rowsum;
     }
-    RowHeader h;
-    std::memcpy(&h, row, sizeof h);
-    h.rowsum = rowsum;
-    std::memcpy(row, &h, sizeof h);
   }
   return w;
 }
@@ -188,30 +190,28 @@ BinaryLinearParams unpack(const PackedBinaryLinear& w) {
   p.outlier_w.resize(size_t(out) * K);
   p.outlier_scale.resize(out);
   for (int j = 0; j < out; ++j) {
-    const uint8_t* row = w.row(j);
-    RowHeader h;
-    std::memcpy(&h, row, sizeof h);
-    p.outlier_scale[j] = fp16_to_float(h.outlier_scale);
-    const uint16_t* prm = reinterpret_cast<const uint16_t*>(row + w.params_offset);
+    const uint8_t* tile = w.tiles.data() + int64_t(j / kTileRows) * w.tile_stride;
+    const int lane = j % kTileRows;
+    p.outlier_scale[j] = fp16_to_float(w.tile_header(j).outlier_scale[lane]);
     for (int l = 0; l < nb; ++l) {
+      const uint8_t* blk = tile + tile_block_offset(l, w.block_stride);
+      const uint16_t* prm = reinterpret_cast<const uint16_t*>(blk);
       const size_t pi = size_t(j) * nb + l;
-      p.lo0[pi] = fp16_to_float(prm[l]);
-      p.d0[pi] = fp16_to_float(prm[nb + l]);
-      p.lo1[pi] = fp16_to_float(prm[2 * nb + l]);
-      p.d1[pi] = fp16_to_float(prm[3 * nb + l]);
+      p.lo0[pi] = fp16_to_float(prm[tile_param_index(0, lane)]);
+      p.d0[pi] = fp16_to_float(prm[tile_param_index(1, lane)]);
+      p.lo1[pi] = fp16_to_float(prm[tile_param_index(2, lane)]);
+      p.d1[pi] = fp16_to_float(prm[tile_param_index(3, lane)]);
+      const uint64_t* bits = reinterpret_cast<const uint64_t*>(blk);
+      const int len = std::min(bw, (l + 1) * B) - l * B;
+      for (int o = 0; o < len; ++o) {
+        const int ck = o / kChunkBits, word = (o % kChunkBits) >> 6;
+        const size_t wi = size_t(j) * bw + size_t(l) * B + o;
+        p.sign[wi] = uint8_t((bits[tile_bit_index(ck, 0, word, lane)] >> (o & 63)) & 1);
+        p.bitmap[wi] = uint8_t((bits[tile_bit_index(ck, 1, word, lane)] >> (o & 63)) & 1);
+      }
     }
-    for (int c = 0; c < bw; ++c) {
-      const int l = c / B, o = c % B, chunk = l * w.chunks_per_block + o / kChunkBits;
-      const uint8_t* bits = row + w.bits_offset;
-      uint64_t qw, sw;
-      const int word = (o % kChunkBits) >> 6;
-      std::memcpy(&qw, bits + 8 * weight_word_index(chunk, 0, word, w.n_chunks), 8);
-      std::memcpy(&sw, bits + 8 * weight_word_index(chunk, 1, word, w.n_chunks), 8);
-      p.sign[size_t(j) * bw + c] = uint8_t((qw >> (o & 63)) & 1);
-      p.bitmap[size_t(j) * bw + c] = uint8_t((sw >> (o & 63)) & 1);
-    }
-    const int8_t* ow = reinterpret_cast<const int8_t*>(row + w.outlier_offset);
-    for (int k = 0; k < K; ++k) p.outlier_w[size_t(j) * K + k] = ow[k];
+    const int8_t* ow = reinterpret_cast<const int8_t*>(tile + w.outlier_offset);
+    for (int k = 0; k < K; ++k) p.outlier_w[size_t(j) * K + k] = ow[tile_outlier_index(k, lane)];
   }
   return p;
 }
@@ -244,14 +244,14 @@ void check_match(const PackedBinaryLinear& w, const QuantizedActs& x, const char
          x.width, x.K, x.block_size, w.in_features, w.n_outliers, w.block_size);
 }
 
-// Splits [0, out) into one contiguous range per thread (rows rounded to multiples of 4).
+// Splits [0, out) into one contiguous range of whole tiles per thread (the kernels' contract).
 template <typename F>
 void for_row_ranges(int out, int64_t work, F&& f) {
-  const bool par = work > (int64_t(1) << 16) && out >= 8;
+  const bool par = work > (int64_t(1) << 16) && out > kTileRows;
 #pragma omp parallel if (par)
   {
     const int nt = omp_get_num_threads(), id = omp_get_thread_num();
-    const int per = ((out + nt - 1) / nt + 3) / 4 * 4;
+    const int per = ((out + nt - 1) / nt + kTileRows - 1) / kTileRows * kTileRows;
     const int r0 = std::min(out, id * per), r1 = std::min(out, r0 + per);
     if (r0 < r1) f(r0, r1);
   }
@@ -312,9 +312,7 @@ std::vector<double> binary_magnitudes(const PackedBinaryLinear& w, const Quantiz
   std::vector<double> mag(size_t(n) * out, 0.0);
   for (int t = 0; t < n; ++t)
     for (int j = 0; j < out; ++j) {
-      RowHeader h;
-      std::memcpy(&h, w.row(j), sizeof h);
-      double s = std::fabs(double(x.mc[t]) * h.rowsum) +
+      double s = std::fabs(double(x.mc[t]) * w.tile_header(j).rowsum[j % kTileRows]) +
                  std::fabs(double(p.outlier_scale[j]) * x.outlier_scale[t] * odot[size_t(t) * out + j]);
       for (int l = 0; l < nb; ++l) {
         const size_t pi = size_t(j) * nb + l;

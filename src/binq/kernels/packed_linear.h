@@ -13,22 +13,24 @@ namespace binq {
 
 struct PackedBinaryLinear {
   int out_features = 0, in_features = 0, n_outliers = 0, block_size = 0;
-  int n_blocks = 0, chunks_per_block = 0, last_chunks = 0, n_chunks = 0, n_groups = 0, k_pad = 0;
+  int n_blocks = 0, chunks_per_block = 0, last_chunks = 0, n_chunks = 0, k_pad = 0, n_tiles = 0;
   // Parameters small enough for the AVX-512 kernel's exact integer accumulation (always true
   // for realistic weights); binary_gemm falls back to the AVX2 kernel otherwise.
   bool int_accumulation_ok = true;
-  int64_t row_stride = 0, params_offset = 0, bits_offset = 0, outlier_offset = 0;
+  int64_t tile_stride = 0, block_stride = 0, outlier_offset = 0;
   std::vector<int32_t> perm;  // [in]
-  AlignedBuffer rows;         // [out x row_stride]
+  AlignedBuffer tiles;        // [n_tiles x tile_stride]: 8 rows per tile, the last one zero padded
 
   int binary_width() const { return in_features - n_outliers; }
   BinaryLayerView view() const;
-  // Every byte the layer occupies: row records (padding included) + permutation.
-  int64_t bytes() const { return int64_t(rows.size()) + int64_t(perm.size()) * 4; }
+  // Every byte the layer occupies: tiles (padding rows included) + permutation.
+  int64_t bytes() const { return int64_t(tiles.size()) + int64_t(perm.size()) * 4; }
   double bits_per_weight() const {
     return 8.0 * double(bytes()) / (double(out_features) * in_features);
   }
-  const uint8_t* row(int j) const { return rows.data() + int64_t(j) * row_stride; }
+  const TileHeader& tile_header(int j) const {  // of the tile holding row j (row j in lane j % 8)
+    return *reinterpret_cast<const TileHeader*>(tiles.data() + int64_t(j / kTileRows) * tile_stride);
+  }
 };
 
 // Packs a quantizer layer. Fails (naming the field) on inconsistent sizes, bits other than 0/1,
