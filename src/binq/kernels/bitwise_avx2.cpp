@@ -32,27 +32,34 @@ inline int32_t hsum_epi32(__m256i v) {
   return _mm_cvtsi128_si32(s);
 }
 
-// FP16 params of the row in `lane` of a tile -> sc as exact doubles: e1 = d1-d0, d0,
-// e3 = lo1-lo0, lo0 (nb each). The differences of two FP16 values are exact in double.
-void row_params(const BinaryLayerView& w, const uint8_t* tile, int lane, double* sc) {
-  const int nb = w.n_blocks;
-  for (int l = 0; l < nb; ++l) {
-    const uint16_t* prm = reinterpret_cast<const uint16_t*>(tile + tile_block_offset(l, w.block_stride));
-    const double lo0 = fp16(prm[tile_param_index(0, lane)]), d0 = fp16(prm[tile_param_index(1, lane)]);
-    sc[l] = double(fp16(prm[tile_param_index(3, lane)])) - d0;
-    sc[nb + l] = d0;
-    sc[2 * nb + l] = double(fp16(prm[tile_param_index(2, lane)])) - lo0;
-    sc[3 * nb + l] = lo0;
+// FP16 params of a tile's 8 rows -> sc as exact doubles, [block][e1 = d1-d0, d0, e3 = lo1-lo0,
+// lo0][8 lanes] (32 per block), converted 8 rows at a time. The differences of two FP16 values
+// are exact in double.
+void tile_params(const BinaryLayerView& w, const uint8_t* tile, double* sc) {
+  for (int l = 0; l < w.n_blocks; ++l, sc += 32) {
+    const __m128i* prm = reinterpret_cast<const __m128i*>(tile + tile_block_offset(l, w.block_stride));
+    const __m256 lo0 = _mm256_cvtph_ps(_mm_load_si128(prm)), d0 = _mm256_cvtph_ps(_mm_load_si128(prm + 1));
+    const __m256 lo1 = _mm256_cvtph_ps(_mm_load_si128(prm + 2)), d1 = _mm256_cvtph_ps(_mm_load_si128(prm + 3));
+    for (int h = 0; h < 2; ++h) {
+      auto half = [h](__m256 v) { return _mm256_cvtps_pd(h ? _mm256_extractf128_ps(v, 1) : _mm256_castps256_ps128(v)); };
+      _mm256_store_pd(sc + 4 * h, _mm256_sub_pd(half(d1), half(d0)));
+      _mm256_store_pd(sc + 8 + 4 * h, half(d0));
+      _mm256_store_pd(sc + 16 + 4 * h, _mm256_sub_pd(half(lo1), half(lo0)));
+      _mm256_store_pd(sc + 24 + 4 * h, half(lo0));
+    }
   }
 }
 
-inline double dot_f64(const double* a, const double* b, int n) {
-  __m256d acc = _mm256_setzero_pd();
-  int i = 0;
-  for (; i + 4 <= n; i += 4) acc = _mm256_fmadd_pd(_mm256_loadu_pd(a + i), _mm256_loadu_pd(b + i), acc);
-  double s = hsum256d(acc);
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
+// lo[lane] = sum_l lo0[l][lane] * lo_term[l] for the 8 rows of a tile (sc from tile_params).
+inline void tile_lo_part(const double* sc, const double* lo_term, int nb, double* lo) {
+  __m256d a0 = _mm256_setzero_pd(), a1 = a0;
+  for (int l = 0; l < nb; ++l) {
+    const __m256d t = _mm256_set1_pd(lo_term[l]);
+    a0 = _mm256_fmadd_pd(_mm256_load_pd(sc + l * 32 + 24), t, a0);
+    a1 = _mm256_fmadd_pd(_mm256_load_pd(sc + l * 32 + 28), t, a1);
+  }
+  _mm256_storeu_pd(lo, a0);
+  _mm256_storeu_pd(lo + 4, a1);
 }
 
 // INT8 outlier dots of a tile's 8 rows (lane = row) with one token: per 4 k, the 8 rows' weights
@@ -110,8 +117,8 @@ void binary_rows_tokens(const BinaryLayerView& w, const ActsView& x, const uint8
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_pd();
   for (int l = 0; l < nb; ++l) {
     const int nck = (l == nb - 1) ? w.last_chunks : cpb;
-    const __m256d e1 = _mm256_set1_pd(sc[l]), d0 = _mm256_set1_pd(sc[nb + l]),
-                  e3 = _mm256_set1_pd(sc[2 * nb + l]);
+    const double* p = sc + l * 32 + lane;
+    const __m256d e1 = _mm256_set1_pd(p[0]), d0 = _mm256_set1_pd(p[8]), e3 = _mm256_set1_pd(p[16]);
     for (int t = 0; t < T; ++t) {
       const Packed3 p = block_counts(block_bits(w, tile, l), lane,
                                      x.planes + int64_t(t0 + t) * x.n_chunks * 8, l * cpb, nck);
@@ -128,7 +135,7 @@ inline int tile_lanes(const BinaryLayerView& w, int tile) {
   return w.out - tile * kTileRows < kTileRows ? w.out - tile * kTileRows : kTileRows;
 }
 
-// scratch (binary_gemm_scratch_bytes: 4*nb doubles per lane of a tile), 64-byte aligned.
+// scratch (binary_gemm_scratch_bytes: tile_params of one tile), 64-byte aligned.
 void gemm_avx2(const BinaryLayerView& w, const ActsView& x, int r0, int r1, float* y, float* scratch) {
   const int nb = w.n_blocks, n = x.n_tokens;
   double* sd = reinterpret_cast<double*>(scratch);
@@ -137,34 +144,40 @@ void gemm_avx2(const BinaryLayerView& w, const ActsView& x, int r0, int r1, floa
     TileHeader h;
     std::memcpy(&h, tp, sizeof h);
     const int rows = tile_lanes(w, tile);
-    for (int lane = 0; lane < rows; ++lane) row_params(w, tp, lane, sd + lane * 4 * nb);
+    tile_params(w, tp, sd);
     for (int t0 = 0; t0 < n; t0 += kTokTile) {
       const int T = n - t0 < kTokTile ? n - t0 : kTokTile;
       alignas(32) int32_t od[kTokTile][kTileRows] = {};
-      if (w.K > 0)
-        for (int t = 0; t < T; ++t)
+      double lo[kTokTile][kTileRows];
+      for (int t = 0; t < T; ++t) {
+        tile_lo_part(sd, x.lo_term + int64_t(t0 + t) * nb, nb, lo[t]);
+        if (w.K > 0)
           _mm256_store_si256(reinterpret_cast<__m256i*>(od[t]),
                              tile_outlier_dots(reinterpret_cast<const int8_t*>(tp + w.outlier_offset),
                                                x.outlier_q + int64_t(t0 + t) * x.k_pad, w.k_pad));
+      }
       for (int lane = 0; lane < rows; ++lane) {
-        const double* sc = sd + lane * 4 * nb;
+        // The rows of a tile are processed one after another, so the first row alone would walk
+        // the whole tile through DRAM misses: fetch an eighth of the next tile per row instead
+        // (4096x4096 GEMV, weights in DRAM, 1 thread: 2.15 -> 1.6 ms; 1.73 ms in the old layout).
+        if (t0 == 0 && tile * kTileRows + kTileRows < r1)
+          for (int64_t o = lane * w.tile_stride / kTileRows; o < (lane + 1) * w.tile_stride / kTileRows; o += 64)
+            _mm_prefetch(reinterpret_cast<const char*>(tp + w.tile_stride + o), _MM_HINT_T0);
         double res[kTokTile] = {0, 0, 0, 0};
         if (nb > 0) {
           switch (T) {
-            case 4: binary_rows_tokens<4>(w, x, tp, lane, sc, t0, res); break;
-            case 3: binary_rows_tokens<3>(w, x, tp, lane, sc, t0, res); break;
-            case 2: binary_rows_tokens<2>(w, x, tp, lane, sc, t0, res); break;
-            default: binary_rows_tokens<1>(w, x, tp, lane, sc, t0, res); break;
+            case 4: binary_rows_tokens<4>(w, x, tp, lane, sd, t0, res); break;
+            case 3: binary_rows_tokens<3>(w, x, tp, lane, sd, t0, res); break;
+            case 2: binary_rows_tokens<2>(w, x, tp, lane, sd, t0, res); break;
+            default: binary_rows_tokens<1>(w, x, tp, lane, sd, t0, res); break;
           }
         }
         const double wscale = fp16(h.outlier_scale[lane]);
         for (int t = 0; t < T; ++t) {
           const int tt = t0 + t;
-          double acc = res[t];
-          if (nb > 0) acc += dot_f64(sc + 3 * nb, x.lo_term + int64_t(tt) * nb, nb);
-          acc += double(x.mc[tt]) * h.rowsum[lane];
-          if (w.K > 0) acc += wscale * double(x.outlier_scale[tt]) * double(od[t][lane]);
-          y[int64_t(tt) * w.out + tile * kTileRows + lane] = float(acc);
+          const double acc = res[t] + lo[t][lane] + double(x.mc[tt]) * h.rowsum[lane];
+          const double o = w.K > 0 ? wscale * double(x.outlier_scale[tt]) * double(od[t][lane]) : 0.0;
+          y[int64_t(tt) * w.out + tile * kTileRows + lane] = float(acc + o);
         }
       }
     }

@@ -79,7 +79,7 @@ using BinaryCountsFn = void (*)(const BinaryLayerView& w, const ActsView& x, int
 // exact integer counts with the parameters is exact or in double, and rounded to float once
 // (docs/format.md).
 static constexpr int64_t binary_gemm_scratch_bytes(const BinaryLayerView& w) {
-  return 8 * (4 * int64_t(kTileRows) * w.n_blocks + 8);
+  return 8 * (32 * int64_t(w.n_blocks) + 8);
 }
 using BinaryGemmFn = void (*)(const BinaryLayerView& w, const ActsView& x, int row_begin,
                               int row_end, float* y, float* scratch);
