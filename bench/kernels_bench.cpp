@@ -7,8 +7,9 @@
 // GOPps = 2*out*in*n / time / 1e9. Weights rotate through copies totalling >= 128 MB (4x L3) so
 // every call streams them from DRAM, as in real inference of a 7B model (BINQ_BENCH_HOT=1 reuses
 // one copy). Activations are quantized outside the timed loop; ActQuant times the quantizer.
-// Compare/<shape>/n:<n> times bitwise (best ISA), INT8 (best ISA) and BLAS interleaved in one loop
-// on the same weights-in-DRAM regime and reports the ratios, which are robust on a loaded machine.
+// Compare/<shape>/n:<n> times bitwise (best ISA), INT8 (best ISA), BLAS and a bandwidth probe over
+// as many bytes as the packed layer, interleaved in one loop on the same weights-in-DRAM regime, and
+// reports ratios (speed and fraction of the probe), which are robust on a loaded machine.
 //
 // Quick run (LLaMA-7B shapes, batch 1 and 128, best ISA only, compare + probes):
 //   BINQ_BENCH_QUICK=1 OMP_NUM_THREADS=1 build-kern/bench/kernels_bench --benchmark_min_time=0.2
@@ -126,20 +127,32 @@ float parallel_sum(const float* f, int64_t n, int threads) {
   return total;
 }
 
-// Read bandwidth (GB/s) of `threads` threads over a 512 MiB buffer, best of 3 (cached per count).
+// 1 GiB of floats (every page touched) for the bandwidth probes.
+const float* probe_buffer(int64_t& n) {
+  const int64_t bytes = int64_t(1) << 30;
+  static AlignedBuffer buf;
+  if (buf.size() != size_t(bytes)) {
+    buf.resize(bytes);  // zero-filled: every page is touched
+    float* f = reinterpret_cast<float*>(buf.data());
+    for (int64_t i = 0; i < bytes / 4; i += 1024) f[i] = 1.0f;
+  }
+  n = bytes / 4;
+  return reinterpret_cast<const float*>(buf.data());
+}
+
+// Read bandwidth (GB/s) of `threads` threads over the probe buffer, best of 3 (cached per count).
 double membw_gbps(int threads) {
   static double cached[3] = {0, 0, 0};
   threads = std::min(std::max(threads, 1), 2);
   if (cached[threads] > 0) return cached[threads];
-  const int64_t bytes = int64_t(512) << 20, n = bytes / 4;
-  AlignedBuffer buf(bytes);
-  const float* f = reinterpret_cast<const float*>(buf.data());
+  int64_t n = 0;
+  const float* f = probe_buffer(n);
   double best = 0;
-  for (int rep = 0; rep < 4; ++rep) {
+  for (int rep = 0; rep < 3; ++rep) {
     const auto t0 = std::chrono::steady_clock::now();
     benchmark::DoNotOptimize(parallel_sum(f, n, threads));
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (rep > 0) best = std::max(best, 1e-9 * double(bytes) / s);  // rep 0 faults the pages in
+    best = std::max(best, 4e-9 * double(n) / s);
   }
   return cached[threads] = best;
 }
@@ -224,18 +237,12 @@ void BM_ActQuant(benchmark::State& st, int width, int n, Balance b) {
 }
 
 void BM_MemBW(benchmark::State& st, int threads) {
-  const int64_t bytes = int64_t(1) << 30, n = bytes / 4;
-  static AlignedBuffer buf;
-  if (buf.size() != size_t(bytes)) {
-    buf.resize(bytes);  // zero-filled: every page is touched
-    float* f = reinterpret_cast<float*>(buf.data());
-    for (int64_t i = 0; i < n; i += 1024) f[i] = 1.0f;
-  }
-  const float* f = reinterpret_cast<const float*>(buf.data());
+  int64_t n = 0;
+  const float* f = probe_buffer(n);
   for (auto _ : st) {
     benchmark::DoNotOptimize(parallel_sum(f, n, threads));
   }
-  st.counters["GBps"] = benchmark::Counter(1e-9 * double(bytes), benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["GBps"] = benchmark::Counter(4e-9 * double(n), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // Bitwise (best ISA) vs INT8 (best ISA) vs BLAS, interleaved in one loop; ratios > 1: bitwise faster.
@@ -255,11 +262,20 @@ void BM_Compare(benchmark::State& st, Shape s, int n) {
   for (int k = 1; k < copies_for(int64_t(s.out) * s.in * 4); ++k) fw.push_back(w);
   std::vector<float> y(size_t(n) * s.out);
   const KernelTable& kt = kernel_table(detect_isa());
-  double tb = 0, ti = 0, tf = 0;
+  // The bandwidth probe runs in the same loop, over as many bytes as the packed layer (a slice of
+  // 1 GiB, moving on every iteration so it comes from DRAM): this machine's bandwidth changes with
+  // its neighbours' load, so the fraction is taken against the probe of the same moment.
+  int64_t probe_n = 0;
+  const float* probe = probe_buffer(probe_n);
+  const int64_t pn = c.copies[0].bytes() / 4 / 64 * 64;
+  double tb = 0, ti = 0, tf = 0, tp = 0;
   size_t i = 0;
   using clk = std::chrono::steady_clock;
   for (auto _ : st) {
+    const auto tp0 = clk::now();
+    benchmark::DoNotOptimize(parallel_sum(probe + int64_t(i) * pn % (probe_n - pn) / 64 * 64, pn, omp_get_max_threads()));
     const auto t0 = clk::now();
+    tp += std::chrono::duration<double>(t0 - tp0).count();
     binary_gemm(c.copies[i % c.copies.size()], qa, y.data(), &kt);
     const auto t1 = clk::now();
     int8_gemm(i8[i % i8.size()], ia, y.data(), &kt);
@@ -283,8 +299,10 @@ void BM_Compare(benchmark::State& st, Shape s, int n) {
   st.counters["int8_over_bitwise"] = ti / tb;
   st.counters["blas_over_bitwise"] = tf / tb;
   st.counters["bitwise_GOPps"] = 2e-9 * double(s.out) * s.in * n * it / tb;
-  st.counters["bitwise_frac_membw"] =
-      1e-9 * double(c.copies[0].bytes()) * it / tb / membw_gbps(omp_get_max_threads());
+  st.counters["probe_GBps"] = 4e-9 * double(pn) * it / tp;
+  // Packed bytes per second over the probe's bytes per second: tp / tb, the probe reading as many bytes.
+  st.counters["bitwise_frac_membw"] = (4.0 * double(pn) / double(c.copies[0].bytes())) * tp / tb;
+  st.counters["blas_frac_membw"] = 4.0 * double(s.out) * s.in / tf / (4.0 * double(pn) / tp);
 }
 
 // INT4 KV attention of one query head over n_pos positions (head_dim 128, 8 KV heads).
