@@ -187,6 +187,39 @@ TEST(BitwiseKernels, CountsAreTheDefinition) {
     }
 }
 
+// Layers sharing one quantized input run in one parallel region over their concatenated tiles;
+// every layer's output must be exactly what it gives alone (layers of 37, 8 and 5 rows put tile
+// boundaries and a thread split inside and across layers).
+TEST(BitwiseKernels, GroupEqualsLayersOneByOne) {
+  const int in = 700, K = 33, B = 128, n = 3;
+  std::vector<PackedBinaryLinear> ws;
+  BinaryLinearParams first;
+  for (int out : {37, 8, 5}) {
+    BinaryLinearParams p = test::random_layer(out, in, K, B, 20 + out);
+    if (ws.empty()) first = p;
+    p.perm = first.perm;
+    ws.push_back(pack(p));
+  }
+  const std::vector<float> x = test::random_acts(n, in, 4);
+  QuantizedActs qa;
+  quantize_activations(x.data(), n, in, first.perm.data(), K, B, ActQuantConfig{}, qa);
+  for (Isa isa : supported_isas()) {
+    SCOPED_TRACE(isa_name(isa));
+    std::vector<std::vector<float>> alone(ws.size()), grouped(ws.size());
+    std::vector<const PackedBinaryLinear*> wp;
+    std::vector<float*> yp;
+    for (size_t i = 0; i < ws.size(); ++i) {
+      alone[i].resize(size_t(n) * ws[i].out_features);
+      grouped[i].assign(alone[i].size(), -1.0f);
+      binary_gemm(ws[i], qa, alone[i].data(), &kernel_table(isa));
+      wp.push_back(&ws[i]);
+      yp.push_back(grouped[i].data());
+    }
+    binary_gemm_group(wp, qa, yp, &kernel_table(isa));
+    for (size_t i = 0; i < ws.size(); ++i) EXPECT_EQ(grouped[i], alone[i]) << "layer " << i;
+  }
+}
+
 TEST(BitwiseKernels, MismatchedActivationsFail) {
   const BinaryLinearParams p = test::random_layer(4, 256, 0, 128, 5);
   const PackedBinaryLinear w = pack(p);

@@ -6,6 +6,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <span>
 
 #include "binq/core/error.h"
 #include "binq/core/half.h"
@@ -259,19 +260,31 @@ void for_row_ranges(int out, int64_t work, F&& f) {
 
 }  // namespace
 
-void binary_gemm(const PackedBinaryLinear& w, const QuantizedActs& x, float* y,
-                 const KernelTable* table) {
-  check_match(w, x, "binary_gemm");
-  const KernelTable* kt_p = table ? table : &kernel_table();
-  // The AVX-512 kernel accumulates in exact 52-bit integers, which needs bounded parameters;
-  // a layer outside the bound (never seen in practice) runs on the double-precision AVX2 kernel.
-  if (!w.int_accumulation_ok && kt_p == &kernel_table(Isa::Avx512)) kt_p = &kernel_table(Isa::Avx2);
-  const KernelTable& kt = *kt_p;
-  const int n = x.n_tokens, nb = w.n_blocks;
+void binary_gemm_group(std::span<const PackedBinaryLinear* const> ws, const QuantizedActs& x,
+                       std::span<float* const> ys, const KernelTable* table) {
+  if (ws.empty() || ws.size() != ys.size())
+    fail("binary_gemm_group: {} layers and {} outputs", ws.size(), ys.size());
+  const int n = x.n_tokens, nb = x.n_blocks;
+  std::vector<BinaryLayerView> views;
+  std::vector<const KernelTable*> kts;
+  int64_t work = 0, total_tiles = 0;
+  for (const PackedBinaryLinear* w : ws) {
+    check_match(*w, x, "binary_gemm");
+    const KernelTable* kt = table ? table : &kernel_table();
+    // The AVX-512 kernel accumulates in exact 52-bit integers, which needs bounded parameters;
+    // a layer outside the bound (never seen in practice) runs on the double-precision AVX2 kernel.
+    if (!w->int_accumulation_ok && kt == &kernel_table(Isa::Avx512)) kt = &kernel_table(Isa::Avx2);
+    kts.push_back(kt);
+    views.push_back(w->view());
+    work += int64_t(w->out_features) * w->in_features * n;
+    total_tiles += w->n_tiles;
+  }
   if (n == 0) return;
   // lo_term in double: m_a * pop is exact, the 4-term sum rounds at ~1e-16 (the kernels' double
-  // epilogue must agree with the scalar reference to a few float ulps).
-  std::vector<double> lo_term(size_t(n) * nb);
+  // epilogue must agree with the scalar reference to a few float ulps). Kept per thread: decode
+  // calls this ~100 times per token.
+  thread_local std::vector<double> lo_term;
+  lo_term.resize(size_t(n) * nb);
   for (int t = 0; t < n; ++t)
     for (int l = 0; l < nb; ++l) {
       const int32_t* pop = x.plane_pop.data() + (size_t(t) * nb + l) * 4;
@@ -281,13 +294,30 @@ void binary_gemm(const PackedBinaryLinear& w, const QuantizedActs& x, float* y,
     }
   ActsView av = x.view();
   av.lo_term = lo_term.data();
-  const BinaryLayerView wv = w.view();
-  for_row_ranges(w.out_features, int64_t(w.out_features) * w.in_features * n,
-                 [&](int r0, int r1) {
-                   // Doubles live in it: AlignedBuffer (64-byte aligned, raw bytes).
-                   AlignedBuffer scratch(binary_gemm_scratch_bytes(wv));
-                   kt.binary_gemm(wv, av, r0, r1, y, reinterpret_cast<float*>(scratch.data()));
-                 });
+  // One parallel region for all layers: the tiles of the layers, concatenated, are split into one
+  // contiguous range per thread (one fork/join for q, k and v instead of three).
+#pragma omp parallel if (work > (int64_t(1) << 16) && total_tiles > 1)
+  {
+    const int nt = omp_get_num_threads(), id = omp_get_thread_num();
+    const int64_t per = (total_tiles + nt - 1) / nt, g0 = id * per, g1 = std::min(total_tiles, g0 + per);
+    thread_local AlignedBuffer scratch;  // doubles live in it (64-byte aligned raw bytes)
+    int64_t first = 0;  // global index of layer i's first tile
+    for (size_t i = 0; i < views.size(); first += views[i].n_tiles, ++i) {
+      const int64_t a = std::max(g0, first), b = std::min(g1, first + views[i].n_tiles);
+      if (a >= b) continue;
+      const BinaryLayerView& v = views[i];
+      if (scratch.size() < size_t(binary_gemm_scratch_bytes(v))) scratch.resize(binary_gemm_scratch_bytes(v));
+      kts[i]->binary_gemm(v, av, int((a - first) * kTileRows), int(std::min<int64_t>(v.out, (b - first) * kTileRows)),
+                          ys[i], reinterpret_cast<float*>(scratch.data()));
+    }
+  }
+}
+
+void binary_gemm(const PackedBinaryLinear& w, const QuantizedActs& x, float* y,
+                 const KernelTable* table) {
+  const PackedBinaryLinear* ws[] = {&w};
+  float* ys[] = {y};
+  binary_gemm_group(ws, x, ys, table);
 }
 
 void binary_int_parts(const PackedBinaryLinear& w, const QuantizedActs& x,

@@ -2,6 +2,7 @@
 // "Packed binary linear layer") and the front ends that run it.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "binq/kernels/act_quant.h"
@@ -43,9 +44,13 @@ BinaryLinearParams unpack(const PackedBinaryLinear& w);
 std::vector<float> dequantize_permuted(const PackedBinaryLinear& w);
 
 // y [n_tokens x out] = W x for activations quantized with the layer's perm / K / block size.
-// table: nullptr = active ISA. Parallel over rows with OpenMP.
+// table: nullptr = active ISA. Parallel over row tiles with OpenMP.
 void binary_gemm(const PackedBinaryLinear& w, const QuantizedActs& x, float* y,
                  const KernelTable* table = nullptr);
+// ys[i] [n_tokens x ws[i]->out_features] = W_i x for layers that read the same quantized input
+// (q/k/v, gate/up), in one OpenMP region over the tiles of all of them.
+void binary_gemm_group(std::span<const PackedBinaryLinear* const> ws, const QuantizedActs& x,
+                       std::span<float* const> ys, const KernelTable* table = nullptr);
 // Integer parts (see BinaryCountsFn) for exact cross-ISA checks.
 void binary_int_parts(const PackedBinaryLinear& w, const QuantizedActs& x,
                       std::vector<int32_t>& counts, std::vector<int32_t>& odot,

@@ -34,11 +34,13 @@ void BitwiseLinear::forward_group(const float* x, int n, std::span<const Linear*
   QuantizedActs own;
   QuantizedActs& qa = n <= kReusedTokens ? reused : own;
   quantize_activations(x, n, w_.in_features, w_.perm.data(), w_.n_outliers, w_.block_size, cfg_, qa);
+  std::vector<const PackedBinaryLinear*> ws;
   for (size_t i = 0; i < group.size(); ++i) {
     const auto* lin = dynamic_cast<const BitwiseLinear*>(group[i]);
     if (!lin) fail("BitwiseLinear::forward_group: member {} is {}", i, group[i]->describe());
-    binary_gemm(lin->w_, qa, ys[i]);
+    ws.push_back(&lin->w_);
   }
+  binary_gemm_group(ws, qa, ys);
 }
 
 std::string BitwiseLinear::describe() const {
