@@ -246,7 +246,7 @@ void LlamaModel::forward_block(int layer, float* x, int n, int pos, KVCache& cac
   rmsnorm(x, L.ffn_norm, n, c.dim, c.norm_eps, xb.data());
   std::vector<float> gate(N * c.hidden_dim), up(N * c.hidden_dim);
   run_linears(layer, {LinearKind::Gate, LinearKind::Up}, xb.data(), n, {gate.data(), up.data()});
-  // SwiGLU; element-wise, so splitting it over threads changes nothing (its exp is ~3% of decode).
+  // SwiGLU; element-wise, so splitting it over threads (long prefill inputs) changes no result.
   const int64_t ng = int64_t(gate.size());
 #pragma omp parallel for schedule(static) if (ng >= (1 << 12))
   for (int64_t i = 0; i < ng; ++i) {
