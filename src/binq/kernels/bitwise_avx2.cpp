@@ -131,10 +131,6 @@ void binary_rows_tokens(const BinaryLayerView& w, const ActsView& x, const uint8
     out[t] = hsum256d(_mm256_mul_pd(acc[t], _mm256_cvtps_pd(_mm_loadu_ps(x.m + (t0 + t) * 4))));
 }
 
-inline int tile_lanes(const BinaryLayerView& w, int tile) {
-  return w.out - tile * kTileRows < kTileRows ? w.out - tile * kTileRows : kTileRows;
-}
-
 // scratch (binary_gemm_scratch_bytes: tile_params of one tile), 64-byte aligned.
 void gemm_avx2(const BinaryLayerView& w, const ActsView& x, int r0, int r1, float* y, float* scratch) {
   const int nb = w.n_blocks, n = x.n_tokens;
@@ -143,7 +139,7 @@ void gemm_avx2(const BinaryLayerView& w, const ActsView& x, int r0, int r1, floa
     const uint8_t* tp = w.tiles + int64_t(tile) * w.tile_stride;
     TileHeader h;
     std::memcpy(&h, tp, sizeof h);
-    const int rows = tile_lanes(w, tile);
+    const int rows = tile_rows(w, tile);
     tile_params(w, tp, sd);
     for (int t0 = 0; t0 < n; t0 += kTokTile) {
       const int T = n - t0 < kTokTile ? n - t0 : kTokTile;
@@ -195,7 +191,7 @@ void counts_avx2(const BinaryLayerView& w, const ActsView& x, int r0, int r1, in
       _mm256_store_si256(reinterpret_cast<__m256i*>(od),
                          tile_outlier_dots(reinterpret_cast<const int8_t*>(tp + w.outlier_offset),
                                            x.outlier_q + int64_t(t) * x.k_pad, w.k_pad));
-      for (int lane = 0; lane < tile_lanes(w, tile); ++lane) {
+      for (int lane = 0; lane < tile_rows(w, tile); ++lane) {
         const int j = tile * kTileRows + lane;
         for (int l = 0; l < nb; ++l) {
           const Packed3 p = block_counts(block_bits(w, tp, l), lane, pl, l * cpb, l == nb - 1 ? w.last_chunks : cpb);

@@ -128,8 +128,7 @@ void tile_tokens(const BinaryLayerView& w, const ActsView& x, const uint8_t* til
   const __m512d rowsum = _mm512_load_pd(h->rowsum);
   const __m512d wscale = _mm512_cvtps_pd(_mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(h->outlier_scale))));
   const __m256i wsum = _mm256_load_si256(reinterpret_cast<const __m256i*>(h->outlier_wsum));
-  const int rows = w.out - j0 < kTileRows ? w.out - j0 : kTileRows;
-  const __mmask8 store = __mmask8((1u << rows) - 1);
+  const __mmask8 store = __mmask8((1u << tile_rows(w, j0 / kTileRows)) - 1);
   for (int t = 0; t < T; ++t) {
     const int tt = t0 + t;
     // m_a 2^-24 is exact, so each S_a term is rounded once.
@@ -164,7 +163,7 @@ void counts_avx512(const BinaryLayerView& w, const ActsView& x, int r0, int r1, 
     const uint64_t* pl = x.planes + int64_t(t) * w.n_chunks * 8;
     for (int tile = r0 / kTileRows; tile * kTileRows < r1; ++tile) {
       const uint8_t* tp = w.tiles + int64_t(tile) * w.tile_stride;
-      const int j0 = tile * kTileRows, rows = w.out - j0 < kTileRows ? w.out - j0 : kTileRows;
+      const int j0 = tile * kTileRows, rows = tile_rows(w, tile);
       for (int l = 0; l < nb; ++l) {
         const uint64_t* blk = reinterpret_cast<const uint64_t*>(tp + tile_block_offset(l, w.block_stride));
         __m512i c[12];

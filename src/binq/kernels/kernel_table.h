@@ -53,6 +53,10 @@ struct BinaryLayerView {
   int64_t outlier_offset = 0;  // within a tile
   const uint8_t* tiles = nullptr;
 };
+// Rows stored in tile `tile` (8, or fewer in a zero-padded last tile).
+static constexpr int tile_rows(const BinaryLayerView& w, int tile) {
+  return w.out - tile * kTileRows < kTileRows ? w.out - tile * kTileRows : kTileRows;
+}
 
 // Activations of n tokens as produced by quantize_activations (+ per-call derived values).
 struct ActsView {
@@ -75,7 +79,7 @@ using BinaryCountsFn = void (*)(const BinaryLayerView& w, const ActsView& x, int
 // Row ranges given to the kernels are whole tiles: row_begin is a multiple of 8 and row_end is
 // one or equals out, so no two threads write the same tile lanes.
 // y[t*out + j] for rows [row_begin, row_end), all tokens. scratch: binary_gemm_scratch_bytes(w),
-// 64-byte aligned (per-row parameters in the form a kernel wants). The combination of the
+// 64-byte aligned (the parameters of a tile in the form a kernel wants). The combination of the
 // exact integer counts with the parameters is exact or in double, and rounded to float once
 // (docs/format.md).
 static constexpr int64_t binary_gemm_scratch_bytes(const BinaryLayerView& w) {

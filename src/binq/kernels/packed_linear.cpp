@@ -116,11 +116,10 @@ PackedBinaryLinear pack(const BinaryLinearParams& p) {
   w.tile_stride = w.outlier_offset + int64_t(kTileRows) * w.k_pad;
   w.perm = p.perm;
   w.tiles.resize(size_t(w.n_tiles) * w.tile_stride);
-  auto tile_of = [&](int j) { return w.tiles.data() + int64_t(j / kTileRows) * w.tile_stride; };
   // Parameters and outliers first, serially: they may fail (not FP16-exact), and an exception
   // must not leave an OpenMP region.
   for (int j = 0; j < out; ++j) {
-    uint8_t* tile = tile_of(j);
+    uint8_t* tile = w.tiles.data() + w.tile_offset(j);
     const int lane = j % kTileRows;
     for (int l = 0; l < nb; ++l) {
       uint16_t* prm = reinterpret_cast<uint16_t*>(tile + tile_block_offset(l, w.block_stride));
@@ -191,7 +190,7 @@ BinaryLinearParams unpack(const PackedBinaryLinear& w) {
   p.outlier_w.resize(size_t(out) * K);
   p.outlier_scale.resize(out);
   for (int j = 0; j < out; ++j) {
-    const uint8_t* tile = w.tiles.data() + int64_t(j / kTileRows) * w.tile_stride;
+    const uint8_t* tile = w.tiles.data() + w.tile_offset(j);
     const int lane = j % kTileRows;
     p.outlier_scale[j] = fp16_to_float(w.tile_header(j).outlier_scale[lane]);
     for (int l = 0; l < nb; ++l) {
@@ -245,16 +244,23 @@ void check_match(const PackedBinaryLinear& w, const QuantizedActs& x, const char
          x.width, x.K, x.block_size, w.in_features, w.n_outliers, w.block_size);
 }
 
-// Splits [0, out) into one contiguous range of whole tiles per thread (the kernels' contract).
+// Runs f(i, row_begin, row_end) over the layers `views`, their tiles concatenated and split into
+// one contiguous range of whole tiles per thread (the kernels' contract), in ONE parallel region
+// when there is enough work: one fork/join for q, k and v instead of three.
 template <typename F>
-void for_row_ranges(int out, int64_t work, F&& f) {
-  const bool par = work > (int64_t(1) << 16) && out > kTileRows;
-#pragma omp parallel if (par)
+void for_tile_ranges(std::span<const BinaryLayerView> views, int64_t work, F&& f) {
+  int64_t total = 0;
+  for (const BinaryLayerView& v : views) total += v.n_tiles;
+#pragma omp parallel if (work > (int64_t(1) << 16) && total > 1)
   {
     const int nt = omp_get_num_threads(), id = omp_get_thread_num();
-    const int per = ((out + nt - 1) / nt + kTileRows - 1) / kTileRows * kTileRows;
-    const int r0 = std::min(out, id * per), r1 = std::min(out, r0 + per);
-    if (r0 < r1) f(r0, r1);
+    const int64_t per = (total + nt - 1) / nt, g0 = id * per, g1 = std::min(total, g0 + per);
+    int64_t first = 0;  // global index of layer i's first tile
+    for (size_t i = 0; i < views.size(); first += views[i].n_tiles, ++i) {
+      const int64_t t0 = std::max(g0, first), t1 = std::min(g1, first + views[i].n_tiles);
+      if (t0 < t1)
+        f(i, int((t0 - first) * kTileRows), int(std::min<int64_t>(views[i].out, (t1 - first) * kTileRows)));
+    }
   }
 }
 
@@ -267,7 +273,7 @@ void binary_gemm_group(std::span<const PackedBinaryLinear* const> ws, const Quan
   const int n = x.n_tokens, nb = x.n_blocks;
   std::vector<BinaryLayerView> views;
   std::vector<const KernelTable*> kts;
-  int64_t work = 0, total_tiles = 0;
+  int64_t work = 0;
   for (const PackedBinaryLinear* w : ws) {
     check_match(*w, x, "binary_gemm");
     const KernelTable* kt = table ? table : &kernel_table();
@@ -277,7 +283,6 @@ void binary_gemm_group(std::span<const PackedBinaryLinear* const> ws, const Quan
     kts.push_back(kt);
     views.push_back(w->view());
     work += int64_t(w->out_features) * w->in_features * n;
-    total_tiles += w->n_tiles;
   }
   if (n == 0) return;
   // lo_term in double: m_a * pop is exact, the 4-term sum rounds at ~1e-16 (the kernels' double
@@ -294,23 +299,11 @@ void binary_gemm_group(std::span<const PackedBinaryLinear* const> ws, const Quan
     }
   ActsView av = x.view();
   av.lo_term = lo_term.data();
-  // One parallel region for all layers: the tiles of the layers, concatenated, are split into one
-  // contiguous range per thread (one fork/join for q, k and v instead of three).
-#pragma omp parallel if (work > (int64_t(1) << 16) && total_tiles > 1)
-  {
-    const int nt = omp_get_num_threads(), id = omp_get_thread_num();
-    const int64_t per = (total_tiles + nt - 1) / nt, g0 = id * per, g1 = std::min(total_tiles, g0 + per);
+  for_tile_ranges(views, work, [&](size_t i, int r0, int r1) {
     thread_local AlignedBuffer scratch;  // doubles live in it (64-byte aligned raw bytes)
-    int64_t first = 0;  // global index of layer i's first tile
-    for (size_t i = 0; i < views.size(); first += views[i].n_tiles, ++i) {
-      const int64_t a = std::max(g0, first), b = std::min(g1, first + views[i].n_tiles);
-      if (a >= b) continue;
-      const BinaryLayerView& v = views[i];
-      if (scratch.size() < size_t(binary_gemm_scratch_bytes(v))) scratch.resize(binary_gemm_scratch_bytes(v));
-      kts[i]->binary_gemm(v, av, int((a - first) * kTileRows), int(std::min<int64_t>(v.out, (b - first) * kTileRows)),
-                          ys[i], reinterpret_cast<float*>(scratch.data()));
-    }
-  }
+    if (scratch.size() < size_t(binary_gemm_scratch_bytes(views[i]))) scratch.resize(binary_gemm_scratch_bytes(views[i]));
+    kts[i]->binary_gemm(views[i], av, r0, r1, ys[i], reinterpret_cast<float*>(scratch.data()));
+  });
 }
 
 void binary_gemm(const PackedBinaryLinear& w, const QuantizedActs& x, float* y,
@@ -330,8 +323,8 @@ void binary_int_parts(const PackedBinaryLinear& w, const QuantizedActs& x,
   odot.assign(size_t(n) * out, -1);
   const ActsView av = x.view();
   const BinaryLayerView wv = w.view();
-  for_row_ranges(out, int64_t(out) * w.in_features * n,
-                 [&](int r0, int r1) { kt.binary_counts(wv, av, r0, r1, counts.data(), odot.data()); });
+  for_tile_ranges({&wv, 1}, int64_t(out) * w.in_features * n,
+                  [&](size_t, int r0, int r1) { kt.binary_counts(wv, av, r0, r1, counts.data(), odot.data()); });
 }
 
 std::vector<double> binary_magnitudes(const PackedBinaryLinear& w, const QuantizedActs& x) {

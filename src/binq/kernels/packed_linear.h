@@ -29,8 +29,10 @@ struct PackedBinaryLinear {
   double bits_per_weight() const {
     return 8.0 * double(bytes()) / (double(out_features) * in_features);
   }
-  const TileHeader& tile_header(int j) const {  // of the tile holding row j (row j in lane j % 8)
-    return *reinterpret_cast<const TileHeader*>(tiles.data() + int64_t(j / kTileRows) * tile_stride);
+  // Byte offset in `tiles` of the tile holding row j (row j is lane j % 8 of it).
+  int64_t tile_offset(int j) const { return int64_t(j / kTileRows) * tile_stride; }
+  const TileHeader& tile_header(int j) const {
+    return *reinterpret_cast<const TileHeader*>(tiles.data() + tile_offset(j));
   }
 };
 
