@@ -1,18 +1,27 @@
-// Kernel benchmarks: bitwise W(1+1)A(1x4) GEMV/GEMM per ISA vs FP32 OpenBLAS and INT8 W8A8, on
-// LLaMA-7B and TinyLlama-1.1B shapes, plus a DRAM read-bandwidth probe and INT4 KV attention.
+// Kernel benchmarks: bitwise W(1+1)A(1x4) GEMV/GEMM per ISA vs FP32 OpenBLAS, our INT8 W8A8 kernel
+// and oneDNN's INT8 matmul, on LLaMA-7B and TinyLlama-1.1B shapes, plus a DRAM read-bandwidth probe
+// and INT4 KV attention.
+//
+// DnnlInt8 (bench/dnnl_int8.cpp) is the library INT8 baseline: oneDNN matmul, s8 activations x s8
+// weights -> s32 (the same integers as int8_int_dots, checked at start-up on small shapes; the
+// benchmark aborts if they differ), weights reordered once into the layout oneDNN picks, primitive
+// created once, OpenMP threads as OMP_NUM_THREADS. It leaves out the O(n*out) dequantization to
+// float that int8_gemm does. DNNL_VERBOSE=1 shows the implementation (start-up prints it too).
 //
 // Counters: GBps = weight bytes read per second (ALL packed bytes for bitwise: row tiles with
-// headers, params, padding and outliers + the permutation; INT8 bytes for W8A8; FP32 bytes for
-// BLAS), frac_membw = GBps / the MemBW probe at the same thread count (measured once per process),
-// GOPps = 2*out*in*n / time / 1e9. Weights rotate through copies totalling >= 128 MB (4x L3) so
-// every call streams them from DRAM, as in real inference of a 7B model (BINQ_BENCH_HOT=1 reuses
-// one copy). Activations are quantized outside the timed loop; ActQuant times the quantizer.
-// Compare/<shape>/n:<n> times bitwise (best ISA), INT8 (best ISA), BLAS and a bandwidth probe over
-// as many bytes as the packed layer, interleaved in one loop on the same weights-in-DRAM regime, and
-// reports ratios (speed and fraction of the probe), which are robust on a loaded machine.
+// headers, params, padding and outliers + the permutation; INT8 bytes for W8A8; oneDNN's reordered
+// weight bytes for DnnlInt8; FP32 bytes for BLAS), frac_membw = GBps / the MemBW probe at the same
+// thread count (measured once per process), GOPps = 2*out*in*n / time / 1e9. Weights rotate
+// through copies totalling >= 128 MB (4x L3) so every call streams them from DRAM, as in real
+// inference of a 7B model (BINQ_BENCH_HOT=1 reuses one copy). Activations are quantized outside
+// the timed loop; ActQuant times the quantizer.
+// Compare/<shape>/n:<n> times bitwise (best ISA), INT8 (best ISA), oneDNN INT8, BLAS and a bandwidth
+// probe over as many bytes as the packed layer, interleaved in one loop on the same weights-in-DRAM
+// regime, and reports times (*_us) and ratios (*_over_bitwise: < 1 means that kernel is faster than
+// bitwise; *_frac_membw: fraction of the probe), which are robust on a loaded machine.
 //
 // Quick run (LLaMA-7B shapes, batch 1 and 128, best ISA only, compare + probes):
-//   BINQ_BENCH_QUICK=1 OMP_NUM_THREADS=1 build-kern/bench/kernels_bench --benchmark_min_time=0.2
+//   BINQ_BENCH_QUICK=1 OMP_NUM_THREADS=1 build/bench/kernels_bench --benchmark_min_time=0.5
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 #include <immintrin.h>
@@ -34,6 +43,7 @@
 #include "binq/kernels/int8_linear.h"
 #include "binq/kernels/kv_int4.h"
 #include "binq/kernels/packed_linear.h"
+#include "dnnl_int8.h"
 
 namespace binq {
 namespace {
@@ -202,6 +212,25 @@ void BM_Int8(benchmark::State& st, Shape s, int n, Isa isa) {
   set_counters(st, copies[0].bytes(), s.out, s.in, n);
 }
 
+void BM_DnnlInt8(benchmark::State& st, Shape s, int n) {
+  dnnl_int8_selfcheck();
+  const std::vector<float> w = random_floats(size_t(s.out) * s.in, 4, 0.02f);
+  const Int8Linear wl = quantize_int8_linear(w.data(), s.out, s.in);
+  const std::vector<float> x = random_floats(size_t(n) * s.in, 3, 1.0f);
+  Int8Acts qa;
+  quantize_int8_acts(x.data(), n, s.in, qa);
+  const int64_t bytes = DnnlInt8(wl, n, 1).weight_bytes();
+  DnnlInt8 d(wl, n, copies_for(bytes));
+  std::vector<int32_t> y(size_t(n) * s.out);
+  size_t i = 0;
+  for (auto _ : st) {
+    d.run(qa, y.data(), i++);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_counters(st, bytes, s.out, s.in, n);
+  st.SetLabel(d.impl());
+}
+
 void BM_Fp32Blas(benchmark::State& st, Shape s, int n) {
   const int64_t bytes = int64_t(s.out) * s.in * 4;
   std::vector<std::vector<float>> copies{random_floats(size_t(s.out) * s.in, 4, 0.02f)};
@@ -245,8 +274,10 @@ void BM_MemBW(benchmark::State& st, int threads) {
   st.counters["GBps"] = benchmark::Counter(4e-9 * double(n), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// Bitwise (best ISA) vs INT8 (best ISA) vs BLAS, interleaved in one loop; ratios > 1: bitwise faster.
+// Bitwise (best ISA) vs INT8 (best ISA) vs oneDNN INT8 vs BLAS, interleaved in one loop; ratios
+// *_over_bitwise > 1: bitwise faster.
 void BM_Compare(benchmark::State& st, Shape s, int n) {
+  dnnl_int8_selfcheck();
   BinaryCase& c = binary_case(s.out, s.in);
   const std::vector<float> x = random_floats(size_t(n) * s.in, 3, 1.0f);
   QuantizedActs qa;
@@ -258,6 +289,9 @@ void BM_Compare(benchmark::State& st, Shape s, int n) {
   for (int k = 1; k < copies_for(i8[0].bytes()); ++k) i8.push_back(i8[0]);
   Int8Acts ia;
   quantize_int8_acts(x.data(), n, s.in, ia);
+  const int64_t dnnl_bytes = DnnlInt8(i8[0], n, 1).weight_bytes();
+  DnnlInt8 dnnl(i8[0], n, copies_for(dnnl_bytes));
+  std::vector<int32_t> yi(size_t(n) * s.out);
   std::vector<std::vector<float>> fw{w};
   for (int k = 1; k < copies_for(int64_t(s.out) * s.in * 4); ++k) fw.push_back(w);
   std::vector<float> y(size_t(n) * s.out);
@@ -268,7 +302,7 @@ void BM_Compare(benchmark::State& st, Shape s, int n) {
   int64_t probe_n = 0;
   const float* probe = probe_buffer(probe_n);
   const int64_t pn = c.copies[0].bytes() / 4 / 64 * 64;
-  double tb = 0, ti = 0, tf = 0, tp = 0;
+  double tb = 0, ti = 0, td = 0, tf = 0, tp = 0;
   size_t i = 0;
   using clk = std::chrono::steady_clock;
   for (auto _ : st) {
@@ -279,6 +313,8 @@ void BM_Compare(benchmark::State& st, Shape s, int n) {
     binary_gemm(c.copies[i % c.copies.size()], qa, y.data(), &kt);
     const auto t1 = clk::now();
     int8_gemm(i8[i % i8.size()], ia, y.data(), &kt);
+    const auto t2a = clk::now();
+    dnnl.run(ia, yi.data(), i);
     const auto t2 = clk::now();
     const float* W = fw[i % fw.size()].data();
     if (n == 1)
@@ -288,21 +324,26 @@ void BM_Compare(benchmark::State& st, Shape s, int n) {
                   0.0f, y.data(), s.out);
     const auto t3 = clk::now();
     tb += std::chrono::duration<double>(t1 - t0).count();
-    ti += std::chrono::duration<double>(t2 - t1).count();
+    ti += std::chrono::duration<double>(t2a - t1).count();
+    td += std::chrono::duration<double>(t2 - t2a).count();
     tf += std::chrono::duration<double>(t3 - t2).count();
     ++i;
   }
   const double it = double(std::max<size_t>(i, 1));
   st.counters["bitwise_us"] = 1e6 * tb / it;
   st.counters["int8_us"] = 1e6 * ti / it;
+  st.counters["dnnl_us"] = 1e6 * td / it;
   st.counters["blas_us"] = 1e6 * tf / it;
   st.counters["int8_over_bitwise"] = ti / tb;
+  st.counters["dnnl_over_bitwise"] = td / tb;
   st.counters["blas_over_bitwise"] = tf / tb;
   st.counters["bitwise_GOPps"] = 2e-9 * double(s.out) * s.in * n * it / tb;
   st.counters["probe_GBps"] = 4e-9 * double(pn) * it / tp;
   // Packed bytes per second over the probe's bytes per second: tp / tb, the probe reading as many bytes.
   st.counters["bitwise_frac_membw"] = (4.0 * double(pn) / double(c.copies[0].bytes())) * tp / tb;
   st.counters["blas_frac_membw"] = 4.0 * double(s.out) * s.in / tf / (4.0 * double(pn) / tp);
+  st.counters["dnnl_frac_membw"] = double(dnnl_bytes) / td / (4.0 * double(pn) / tp);
+  st.SetLabel("dnnl " + dnnl.impl());
 }
 
 // INT4 KV attention of one query head over n_pos positions (head_dim 128, 8 KV heads).
@@ -359,6 +400,8 @@ int register_all() {
         benchmark::RegisterBenchmark(("Int8_" + std::string(isa_name(isa)) + tail).c_str(), BM_Int8, s, n, isa)
             ->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMicrosecond);
       }
+      benchmark::RegisterBenchmark(("DnnlInt8" + tail).c_str(), BM_DnnlInt8, s, n)
+          ->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMicrosecond);
       benchmark::RegisterBenchmark(("Fp32Blas" + tail).c_str(), BM_Fp32Blas, s, n)
           ->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMicrosecond);
     }
