@@ -40,6 +40,7 @@
 #include "binq/kernels/act_quant.h"
 #include "binq/kernels/aligned_buffer.h"
 #include "binq/kernels/dispatch.h"
+#include "binq/kernels/fp16_matmul.h"
 #include "binq/kernels/int8_linear.h"
 #include "binq/kernels/kv_int4.h"
 #include "binq/kernels/packed_linear.h"
@@ -251,6 +252,24 @@ void BM_Fp32Blas(benchmark::State& st, Shape s, int n) {
   set_counters(st, bytes, s.out, s.in, n);
 }
 
+// The FP16 output head of a packed model (vocab x dim), a quarter of the bytes a TinyLlama-sized
+// packed model reads per decoded token.
+void BM_Fp16Head(benchmark::State& st, Shape s, int n) {
+  const int64_t bytes = int64_t(s.out) * s.in * 2;
+  std::vector<std::vector<uint16_t>> copies(1);
+  for (float f : random_floats(size_t(s.out) * s.in, 4, 0.02f)) copies[0].push_back(float_to_fp16(f));
+  for (int k = 1; k < copies_for(bytes); ++k) copies.push_back(copies[0]);
+  const std::vector<float> x = random_floats(size_t(n) * s.in, 3, 1.0f);
+  std::vector<float> y(size_t(n) * s.out);
+  size_t i = 0;
+  for (auto _ : st) {
+    fp16_matmul(copies[i].data(), s.out, s.in, x.data(), n, y.data());
+    benchmark::DoNotOptimize(y.data());
+    i = (i + 1) % copies.size();
+  }
+  set_counters(st, bytes, s.out, s.in, n);
+}
+
 void BM_ActQuant(benchmark::State& st, int width, int n, Balance b) {
   const std::vector<float> x = random_floats(size_t(n) * width, 3, 1.0f);
   std::vector<int32_t> perm(width);
@@ -375,6 +394,11 @@ int register_all() {
   for (int n : {1, 32})
     for (Balance b : {Balance::None, Balance::LeastSquares})
       benchmark::RegisterBenchmark(fmt_name("ActQuant/4096/n:", n, balance_name(b)).c_str(), BM_ActQuant, 4096, n, b)
+          ->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMicrosecond);
+  for (const Shape& s : {Shape{"tinyllama", 32000, 2048}, Shape{"llama7b", 32000, 4096}})
+    for (int n : {1, 8})
+      benchmark::RegisterBenchmark(("Fp16Head/" + std::string(s.model) + "/" + std::to_string(s.out) + "x" +
+                                    std::to_string(s.in) + "/n:" + std::to_string(n)).c_str(), BM_Fp16Head, s, n)
           ->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMicrosecond);
   for (int np : {512, 4096})
     for (Isa isa : supported_isas())

@@ -7,8 +7,8 @@
 // with VPMADD52LUQ, the FP16 parameters being exact integers in units of 2^-24 (one 64-byte load
 // of a block's 4 x 8 parameters, converted once per block).
 // Why this shape: the kernel is bound by its count of vector instructions (VPOPCNTQ and
-// VPMADD52LUQ share one pipe on Zen 4). With rows in lanes every accumulator lane is one row's
-// total, so there is no horizontal reduction per row; the epilogue (planes, lo0 . lo_term, m_c
+// VPMADD52LUQ compete for the same ports, bench/isa_mix_bench). With rows in lanes every
+// accumulator lane is one row's total, so there is no horizontal reduction per row; the epilogue (planes, lo0 . lo_term, m_c
 // rowsum, outliers) runs on 8 rows at once. Against one row per vector (the previous "chunk group"
 // layout) the 4096x4096 GEMV went from about 330 to 260 us per call with the weights in cache.
 // Integer sums are exact in any order, so the result does not depend on the ISA's summation order.
