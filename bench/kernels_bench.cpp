@@ -40,10 +40,10 @@
 #include "binq/kernels/act_quant.h"
 #include "binq/kernels/aligned_buffer.h"
 #include "binq/kernels/dispatch.h"
-#include "binq/kernels/fp16_matmul.h"
 #include "binq/kernels/int8_linear.h"
 #include "binq/kernels/kv_int4.h"
 #include "binq/kernels/packed_linear.h"
+#include "binq/model/linear.h"
 #include "dnnl_int8.h"
 
 namespace binq {
@@ -256,14 +256,15 @@ void BM_Fp32Blas(benchmark::State& st, Shape s, int n) {
 // packed model reads per decoded token.
 void BM_Fp16Head(benchmark::State& st, Shape s, int n) {
   const int64_t bytes = int64_t(s.out) * s.in * 2;
-  std::vector<std::vector<uint16_t>> copies(1);
-  for (float f : random_floats(size_t(s.out) * s.in, 4, 0.02f)) copies[0].push_back(float_to_fp16(f));
-  for (int k = 1; k < copies_for(bytes); ++k) copies.push_back(copies[0]);
+  std::vector<uint16_t> w;
+  for (float f : random_floats(size_t(s.out) * s.in, 4, 0.02f)) w.push_back(float_to_fp16(f));
+  std::vector<Fp16Linear> copies;
+  for (int k = 0; k < copies_for(bytes); ++k) copies.emplace_back(w, s.out, s.in);
   const std::vector<float> x = random_floats(size_t(n) * s.in, 3, 1.0f);
   std::vector<float> y(size_t(n) * s.out);
   size_t i = 0;
   for (auto _ : st) {
-    fp16_matmul(copies[i].data(), s.out, s.in, x.data(), n, y.data());
+    copies[i].forward(x.data(), n, y.data());
     benchmark::DoNotOptimize(y.data());
     i = (i + 1) % copies.size();
   }
@@ -396,7 +397,7 @@ int register_all() {
       benchmark::RegisterBenchmark(fmt_name("ActQuant/4096/n:", n, balance_name(b)).c_str(), BM_ActQuant, 4096, n, b)
           ->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMicrosecond);
   for (const Shape& s : {Shape{"tinyllama", 32000, 2048}, Shape{"llama7b", 32000, 4096}})
-    for (int n : {1, 8})
+    for (int n : {1, 4, 8, 32, 128})
       benchmark::RegisterBenchmark(("Fp16Head/" + std::string(s.model) + "/" + std::to_string(s.out) + "x" +
                                     std::to_string(s.in) + "/n:" + std::to_string(n)).c_str(), BM_Fp16Head, s, n)
           ->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMicrosecond);

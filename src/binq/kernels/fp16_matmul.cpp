@@ -21,6 +21,11 @@ void fp16_matmul_rows_scalar(const uint16_t* w, int cols, const float* x, int n,
 }
 }  // namespace detail
 
+void fp16_to_f32(const uint16_t* src, int64_t n, float* dst) {
+  if (active_isa() != Isa::Scalar) return detail::fp16_to_f32_avx2(src, n, dst);
+  for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_float(src[i]);
+}
+
 void fp16_matmul(const uint16_t* w, int rows, int cols, const float* x, int n, float* y) {
   auto kernel = active_isa() == Isa::Scalar ? detail::fp16_matmul_rows_scalar : detail::fp16_matmul_rows_avx2;
   const int chunk = 64;

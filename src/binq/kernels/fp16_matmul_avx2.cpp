@@ -5,6 +5,12 @@
 
 namespace binq::detail {
 
+void fp16_to_f32_avx2(const uint16_t* src, int64_t n, float* dst) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(src + i))));
+  for (; i < n; ++i) dst[i] = _cvtsh_ss(src[i]);
+}
+
 void fp16_matmul_rows_avx2(const uint16_t* w, int cols, const float* x, int n, int rows, int r0, int r1,
                            float* y) {
   for (int j = r0; j < r1; ++j) {
