@@ -8,9 +8,10 @@
 // of a block's 4 x 8 parameters, converted once per block).
 // Why this shape: the kernel is bound by its count of vector instructions (VPOPCNTQ and
 // VPMADD52LUQ compete for the same ports, bench/isa_mix_bench). With rows in lanes every
-// accumulator lane is one row's total, so there is no horizontal reduction per row; the epilogue (planes, lo0 . lo_term, m_c
-// rowsum, outliers) runs on 8 rows at once. Against one row per vector (the previous "chunk group"
-// layout) the 4096x4096 GEMV went from about 330 to 260 us per call with the weights in cache.
+// accumulator lane is one row's total, so there is no horizontal reduction per row; the epilogue
+// (planes, lo0 . lo_term, m_c rowsum, outliers) runs on 8 rows at once. Against one row per vector
+// (the previous "chunk group" layout) the 4096x4096 GEMV went from about 330 to 260 us per call
+// with the weights in cache.
 // Integer sums are exact in any order, so the result does not depend on the ISA's summation order.
 // VPMADD52LUQ adds the low 52 bits of each product: products of negative parameters wrap mod
 // 2^52 and lane sums wrap mod 2^64, and a plane's total is read back from its low 52 bits as a
@@ -157,12 +158,12 @@ constexpr int kPrefetchTiles = 2;
 
 void gemm_avx512(const BinaryLayerView& w, const ActsView& x, int r0, int r1, float* y,
                  float* /*scratch*/) {
-  const int n = x.n_tokens, last = (r1 - 1) / kTileRows;
+  const int n = x.n_tokens;
   const int64_t pf_step = w.n_blocks > 0 ? ((w.tile_stride + w.n_blocks - 1) / w.n_blocks + 63) / 64 * 64 : 0;
-  for (int tile = r0 / kTileRows; tile <= last; ++tile) {
+  for (int tile = r0 / kTileRows; tile * kTileRows < r1; ++tile) {
     const uint8_t* tp = w.tiles + int64_t(tile) * w.tile_stride;
     // Only the first token group prefetches: the later ones find the next tiles already cached.
-    const uint8_t* pf = tile + kPrefetchTiles <= last ? tp + kPrefetchTiles * w.tile_stride : nullptr;
+    const uint8_t* pf = (tile + kPrefetchTiles) * kTileRows < r1 ? tp + kPrefetchTiles * w.tile_stride : nullptr;
     int t0 = 0;
     for (; t0 + kTokTile <= n; t0 += kTokTile)
       tile_tokens<kTokTile>(w, x, tp, tile * kTileRows, t0, y, t0 == 0 ? pf : nullptr, pf_step);
