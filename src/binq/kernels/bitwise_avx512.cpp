@@ -159,7 +159,7 @@ constexpr int kPrefetchTiles = 2;
 void gemm_avx512(const BinaryLayerView& w, const ActsView& x, int r0, int r1, float* y,
                  float* /*scratch*/) {
   const int n = x.n_tokens;
-  const int64_t pf_step = w.n_blocks > 0 ? ((w.tile_stride + w.n_blocks - 1) / w.n_blocks + 63) / 64 * 64 : 0;
+  const int64_t pf_step = tile_prefetch_step(w);
   for (int tile = r0 / kTileRows; tile * kTileRows < r1; ++tile) {
     const uint8_t* tp = w.tiles + int64_t(tile) * w.tile_stride;
     // Only the first token group prefetches: the later ones find the next tiles already cached.

@@ -58,6 +58,12 @@ static constexpr int tile_rows(const BinaryLayerView& w, int tile) {
   return w.out - tile * kTileRows < kTileRows ? w.out - tile * kTileRows : kTileRows;
 }
 
+// Bytes of a tile to prefetch per block so that the blocks of one tile cover all of the next
+// (a multiple of 64, the line size); the kernels prefetch a later tile while computing one.
+static constexpr int64_t tile_prefetch_step(const BinaryLayerView& w) {
+  return w.n_blocks > 0 ? ((w.tile_stride + w.n_blocks - 1) / w.n_blocks + 63) / 64 * 64 : 0;
+}
+
 // Activations of n tokens as produced by quantize_activations (+ per-call derived values).
 struct ActsView {
   int n_tokens = 0, n_blocks = 0, n_chunks = 0, k_pad = 0;
