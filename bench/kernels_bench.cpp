@@ -220,8 +220,9 @@ void BM_DnnlInt8(benchmark::State& st, Shape s, int n) {
   const std::vector<float> x = random_floats(size_t(n) * s.in, 3, 1.0f);
   Int8Acts qa;
   quantize_int8_acts(x.data(), n, s.in, qa);
-  const int64_t bytes = DnnlInt8(wl, n, 1).weight_bytes();
-  DnnlInt8 d(wl, n, copies_for(bytes));
+  // Copies by the INT8 size (oneDNN's layout adds only padding and a compensation row).
+  DnnlInt8 d(wl, n, copies_for(wl.bytes()));
+  const int64_t bytes = d.weight_bytes();
   std::vector<int32_t> y(size_t(n) * s.out);
   size_t i = 0;
   for (auto _ : st) {
@@ -309,8 +310,8 @@ void BM_Compare(benchmark::State& st, Shape s, int n) {
   for (int k = 1; k < copies_for(i8[0].bytes()); ++k) i8.push_back(i8[0]);
   Int8Acts ia;
   quantize_int8_acts(x.data(), n, s.in, ia);
-  const int64_t dnnl_bytes = DnnlInt8(i8[0], n, 1).weight_bytes();
-  DnnlInt8 dnnl(i8[0], n, copies_for(dnnl_bytes));
+  DnnlInt8 dnnl(i8[0], n, int(i8.size()));  // oneDNN's layout is the INT8 size plus padding
+  const int64_t dnnl_bytes = dnnl.weight_bytes();
   std::vector<int32_t> yi(size_t(n) * s.out);
   std::vector<std::vector<float>> fw{w};
   for (int k = 1; k < copies_for(int64_t(s.out) * s.in * 4); ++k) fw.push_back(w);

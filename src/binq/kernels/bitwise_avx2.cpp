@@ -294,7 +294,7 @@ template <bool kInt>
 void tile_tokens(const BinaryLayerView& w, const ActsView& x, const uint8_t* tile, int tile_idx,
                  const __m256i* prm, int t0, int T, const uint8_t* next, float* y) {
   const int nb = w.n_blocks, cpb = w.chunks_per_block;
-  const int64_t tok_words = int64_t(w.n_chunks) * 8;
+  const int64_t tok_words = int64_t(w.n_chunks) * 8, pf_step = tile_prefetch_step(w);
   const uint64_t* planes = x.planes + int64_t(t0) * tok_words;
   const __m256i zero = _mm256_setzero_si256();
   alignas(32) __m256i wb[kGroup * 24];
@@ -318,8 +318,7 @@ void tile_tokens(const BinaryLayerView& w, const ActsView& x, const uint8_t* til
       // The hardware prefetchers do not keep up with the tile walk (11 KB, read strided by
       // tile_params, then crossing pages), so fetch the next tile, one nb-th of it per block:
       // 4096x4096 GEMV from DRAM, 1 thread, 1.06 -> 0.51 ms (0.49 ms with the weights in cache).
-      const int64_t per = tile_prefetch_step(w);
-      for (int64_t o = l * per; o < (l + 1) * per && o < w.tile_stride; o += 64)
+      for (int64_t o = l * pf_step; o < (l + 1) * pf_step && o < w.tile_stride; o += 64)
         _mm_prefetch(reinterpret_cast<const char*>(next + o), _MM_HINT_T0);
     }
     const uint64_t* blk = reinterpret_cast<const uint64_t*>(tile + tile_block_offset(l, w.block_stride));
