@@ -166,10 +166,10 @@ TokenQuant quantize_token_with(const ActQuantKernels& k, const float* x, int n, 
   double cnt[256] = {}, sx[256] = {};
   if (cfg.balance != Balance::None) {
     int32_t counts[256];
-    const ActQuantKernels& kl = levels <= 15 ? k : act_quant_kernels(Isa::Scalar);
-    kl.code_counts(xq, n, levels, counts);
+    (levels <= 15 ? k : act_quant_kernels(Isa::Scalar)).code_counts(xq, n, levels, counts);
     for (int v = 0; v <= levels; ++v) cnt[v] = counts[v];
-    kl.code_sums(xq, x, n, levels, sx);  // per code in index order: identical on every ISA
+    // In index order: a double sum of floats depends on its order, and this one is the reference.
+    for (int i = 0; i < n; ++i) sx[xq[i]] += x[i];
   }
   double m[9];
   for (int a = 0; a < bits; ++a) m[a] = std::ldexp(double(mu), a);

@@ -123,8 +123,7 @@ void bit_planes(const uint8_t* xq, int n, int n_planes, uint64_t* words, int32_t
   }
 }
 
-constexpr ActQuantKernels kKernels = {"avx2", gather, min_max, codes, code_counts,
-                                      detail::code_sums_scalar, bit_planes, outlier_codes};
+constexpr ActQuantKernels kKernels = {"avx2", gather, min_max, codes, code_counts, bit_planes, outlier_codes};
 
 }  // namespace
 

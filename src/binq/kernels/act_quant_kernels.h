@@ -22,10 +22,6 @@ struct ActQuantKernels {
   // cnt[v] = #{i < n : xq[i] == v} for v <= levels; levels <= 15 except in the scalar kernels
   // (the SIMD ones compare once per level).
   void (*code_counts)(const uint8_t* xq, int n, int levels, int32_t* cnt);
-  // sx[v] = sum of x[i] over the i < n with xq[i] == v, for v <= levels (levels <= 15 except in the
-  // scalar kernels), each accumulated in double in index order: the order the quantizer's
-  // reference uses, since a double sum of floats depends on it.
-  void (*code_sums)(const uint8_t* xq, const float* x, int n, int levels, double* sx);
   // Bit-planes of n codes: words[w * n_planes + a] = bit a of xq[64w .. 64w+63] (bit i <- code
   // 64w + i, zero past n) for w < ceil(n / 64), a < n_planes <= 8; pop[a] = popcount of plane a.
   void (*bit_planes)(const uint8_t* xq, int n, int n_planes, uint64_t* words, int32_t* pop);
@@ -34,8 +30,6 @@ struct ActQuantKernels {
 };
 
 namespace detail {
-// The scalar code_sums (no ISA flags), which the AVX2 table uses too.
-void code_sums_scalar(const uint8_t* xq, const float* x, int n, int levels, double* sx);
 const ActQuantKernels& act_quant_scalar();
 const ActQuantKernels& act_quant_avx2();
 const ActQuantKernels& act_quant_avx512();

@@ -39,15 +39,6 @@ void code_counts(const uint8_t* xq, int n, int levels, int32_t* cnt) {
   for (int i = 0; i < n; ++i) ++cnt[xq[i]];
 }
 
-}  // namespace
-
-void detail::code_sums_scalar(const uint8_t* xq, const float* x, int n, int levels, double* sx) {
-  std::fill(sx, sx + levels + 1, 0.0);
-  for (int i = 0; i < n; ++i) sx[xq[i]] += x[i];
-}
-
-namespace {
-
 void bit_planes(const uint8_t* xq, int n, int n_planes, uint64_t* words, int32_t* pop) {
   std::fill(pop, pop + n_planes, 0);
   for (int w = 0; w * 64 < n; ++w)
@@ -63,8 +54,7 @@ void outlier_codes(const float* x, int n, float s, int qmax, int8_t* q) {
     q[i] = static_cast<int8_t>(std::clamp(std::nearbyint(x[i] / s), float(-qmax), float(qmax)));
 }
 
-constexpr ActQuantKernels kKernels = {"scalar", gather, min_max, codes, code_counts,
-                                      detail::code_sums_scalar, bit_planes, outlier_codes};
+constexpr ActQuantKernels kKernels = {"scalar", gather, min_max, codes, code_counts, bit_planes, outlier_codes};
 
 }  // namespace
 
