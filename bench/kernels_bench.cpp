@@ -394,7 +394,7 @@ int register_all() {
     benchmark::RegisterBenchmark(("MemBW/threads:" + std::to_string(th)).c_str(), BM_MemBW, th)
         ->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMillisecond);
   for (int n : {1, 32})
-    for (Balance b : {Balance::None, Balance::LeastSquares})
+    for (Balance b : {Balance::None, Balance::Paper, Balance::LeastSquares})
       benchmark::RegisterBenchmark(fmt_name("ActQuant/4096/n:", n, balance_name(b)).c_str(), BM_ActQuant, 4096, n, b)
           ->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMicrosecond);
   for (const Shape& s : {Shape{"tinyllama", 32000, 2048}, Shape{"llama7b", 32000, 4096}})
