@@ -1,7 +1,10 @@
 // CompactBinaryLinear: the packed form QuantizedModel keeps is lossless and as small as the file.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "binq/core/error.h"
+#include "binq/kernels/packed_linear.h"
 #include "binq/kernels/synthetic_layer.h"
 #include "binq/quant/compact_binary_linear.h"
 #include "binq/quant/gptq.h"
@@ -35,6 +38,31 @@ TEST(CompactBinaryLinear, RoundTripIsExactForOddShapes) {
     EXPECT_EQ(bits_per_weight(c), bits_per_weight(p));
     EXPECT_EQ(c.n_blocks(), p.binary_width() > 0 ? p.n_blocks() : 0);
   }
+}
+
+TEST(CompactBinaryLinear, PacksFromItsBitsExactlyAsFromBytes) {
+  // load_binq packs from the file's bits. Rows start mid-byte when the binary width is not a
+  // multiple of 8 (77 - 4 = 73), and short last blocks and K = in (no bits) are covered too.
+  struct Shape {
+    int out, in, k, b;
+  } shapes[] = {{3, 37, 5, 16}, {13, 77, 4, 64}, {9, 200, 8, 128}, {4, 9, 9, 4}, {17, 131, 3, 128}, {1, 1, 0, 1}};
+  uint64_t seed = 11;
+  for (const Shape& s : shapes) {
+    SCOPED_TRACE(testing::Message() << s.out << "x" << s.in << " K=" << s.k << " B=" << s.b);
+    const BinaryLinearParams p = random_binary_layer(s.out, s.in, s.k, s.b, seed++);
+    const CompactBinaryLinear c(p);
+    const PackedBinaryLinear from_bytes = pack(p);
+    const PackedBinaryLinear from_bits = pack(c.unpack_params(), c.sign, c.bitmap);
+    ASSERT_EQ(from_bits.tiles.size(), from_bytes.tiles.size());
+    EXPECT_EQ(std::memcmp(from_bits.tiles.data(), from_bytes.tiles.data(), from_bytes.tiles.size()), 0);
+    EXPECT_EQ(from_bits.perm, from_bytes.perm);
+    EXPECT_EQ(from_bits.int_accumulation_ok, from_bytes.int_accumulation_ok);
+  }
+  const BinaryLinearParams p = random_binary_layer(5, 40, 3, 16, 99);
+  const CompactBinaryLinear c(p);
+  std::vector<uint8_t> short_sign(c.sign.begin(), c.sign.end() - 1);
+  expect_error([&] { pack(c.unpack_params(), short_sign, c.bitmap); }, "expected");
+  expect_error([&] { pack(p, c.sign, c.bitmap); }, "both as bytes and as bits");
 }
 
 TEST(CompactBinaryLinear, IsAboutThreeBitsPerWeightInMemory) {

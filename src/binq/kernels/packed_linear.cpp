@@ -43,7 +43,7 @@ uint16_t to_fp16_exact(float v, const char* field, int j, int l) {
   return h;
 }
 
-void check_params(const BinaryLinearParams& p) {
+void check_params(const BinaryLinearParams& p, bool check_bits) {
   const int out = p.out_features, in = p.in_features, K = p.n_outliers, B = p.block_size;
   if (out <= 0 || in <= 0 || K < 0 || K > in)
     fail("pack: bad shape out={} in={} K={}", out, in, K);
@@ -54,8 +54,10 @@ void check_params(const BinaryLinearParams& p) {
     if (got != want) fail("pack: {} has {} elements, expected {}", what, got, want);
   };
   need("perm", p.perm.size(), size_t(in));
-  need("sign", p.sign.size(), size_t(out) * bw);
-  need("bitmap", p.bitmap.size(), size_t(out) * bw);
+  if (check_bits) {
+    need("sign", p.sign.size(), size_t(out) * bw);
+    need("bitmap", p.bitmap.size(), size_t(out) * bw);
+  }
   need("lo0", p.lo0.size(), size_t(out) * nb);
   need("d0", p.d0.size(), size_t(out) * nb);
   need("lo1", p.lo1.size(), size_t(out) * nb);
@@ -68,8 +70,21 @@ void check_params(const BinaryLinearParams& p) {
     if (v < 0 || v >= in || seen[v]) fail("pack: perm is not a permutation of 0..{}", in - 1);
     seen[v] = 1;
   }
-  for (size_t i = 0; i < p.sign.size(); ++i)
-    if (p.sign[i] > 1 || p.bitmap[i] > 1) fail("pack: sign/bitmap element {} is not 0/1", i);
+  if (check_bits)
+    for (size_t i = 0; i < p.sign.size(); ++i)
+      if (p.sign[i] > 1 || p.bitmap[i] > 1) fail("pack: sign/bitmap element {} is not 0/1", i);
+}
+
+// m <= 64 bits of an LSB-first packed bit array of n_bytes, starting at bit e, as one word.
+uint64_t read_bits(const uint8_t* bits, size_t n_bytes, size_t e, int m) {
+  static_assert(std::endian::native == std::endian::little);
+  const size_t b = e >> 3;
+  const int sh = int(e & 7);
+  uint64_t v = 0;
+  std::memcpy(&v, bits + b, std::min<size_t>(8, n_bytes - b));
+  v >>= sh;
+  if (sh > 0 && m > 64 - sh) v |= uint64_t(bits[b + 8]) << (64 - sh);
+  return m == 64 ? v : v & ((uint64_t(1) << m) - 1);
 }
 
 }  // namespace
@@ -93,8 +108,13 @@ BinaryLayerView PackedBinaryLinear::view() const {
   return v;
 }
 
-PackedBinaryLinear pack(const BinaryLinearParams& p) {
-  check_params(p);
+namespace {
+
+// pack's body for params whose bits come from `bits(j, c, m, q, s)`: row j's sign (q) and bitmap
+// (s) bits of binary channels c..c+m-1 (m <= 64), channel c in bit 0.
+template <typename Bits>
+PackedBinaryLinear pack_with(const BinaryLinearParams& p, bool check_bits, const Bits& bits) {
+  check_params(p, check_bits);
   PackedBinaryLinear w;
   const int out = p.out_features, K = p.n_outliers, B = p.block_size, bw = p.binary_width();
   w.out_features = out;
@@ -145,8 +165,6 @@ PackedBinaryLinear pack(const BinaryLinearParams& p) {
     uint8_t* tp = w.tiles.data() + int64_t(tile) * w.tile_stride;
     for (int lane = 0; lane < kTileRows && tile * kTileRows + lane < out; ++lane) {
       const int j = tile * kTileRows + lane;
-      const uint8_t* sign = p.sign.data() + size_t(j) * bw;
-      const uint8_t* bitmap = p.bitmap.data() + size_t(j) * bw;
       double rowsum = 0;
       for (int l = 0; l < nb; ++l) {
         uint64_t* blk = reinterpret_cast<uint64_t*>(tp + tile_block_offset(l, w.block_stride));
@@ -155,7 +173,8 @@ PackedBinaryLinear pack(const BinaryLinearParams& p) {
         for (int o = 0; o < len; o += 64) {
           const int ck = o / kChunkBits, word = (o % kChunkBits) >> 6;
           const int m = std::min(64, len - o);
-          const uint64_t qw = gather_bit(sign + c0 + o, m, 0), sw = gather_bit(bitmap + c0 + o, m, 0);
+          uint64_t qw, sw;
+          bits(j, c0 + o, m, qw, sw);
           blk[tile_bit_index(ck, 0, word, lane)] = qw;
           blk[tile_bit_index(ck, 1, word, lane)] = sw;
           ns += std::popcount(sw);
@@ -170,6 +189,29 @@ PackedBinaryLinear pack(const BinaryLinearParams& p) {
     }
   }
   return w;
+}
+
+}  // namespace
+
+PackedBinaryLinear pack(const BinaryLinearParams& p) {
+  const int bw = p.binary_width();
+  return pack_with(p, true, [&](int j, int c, int m, uint64_t& q, uint64_t& s) {
+    q = gather_bit(p.sign.data() + size_t(j) * bw + c, m, 0);
+    s = gather_bit(p.bitmap.data() + size_t(j) * bw + c, m, 0);
+  });
+}
+
+PackedBinaryLinear pack(const BinaryLinearParams& p, std::span<const uint8_t> sign_bits,
+                        std::span<const uint8_t> bitmap_bits) {
+  if (!p.sign.empty() || !p.bitmap.empty()) fail("pack: sign/bitmap given both as bytes and as bits");
+  const size_t bw = size_t(std::max(0, p.binary_width()));
+  const size_t n_bytes = (size_t(std::max(0, p.out_features)) * bw + 7) / 8;
+  if (sign_bits.size() != n_bytes || bitmap_bits.size() != n_bytes)
+    fail("pack: sign/bitmap bits are {}/{} bytes, expected {}", sign_bits.size(), bitmap_bits.size(), n_bytes);
+  return pack_with(p, false, [&](int j, int c, int m, uint64_t& q, uint64_t& s) {
+    q = read_bits(sign_bits.data(), n_bytes, size_t(j) * bw + c, m);
+    s = read_bits(bitmap_bits.data(), n_bytes, size_t(j) * bw + c, m);
+  });
 }
 
 BinaryLinearParams unpack(const PackedBinaryLinear& w) {

@@ -39,6 +39,11 @@ struct PackedBinaryLinear {
 // Packs a quantizer layer. Fails (naming the field) on inconsistent sizes, bits other than 0/1,
 // or lo/d/outlier scales that are not exactly representable in FP16.
 PackedBinaryLinear pack(const BinaryLinearParams& p);
+// The same with the sign and bitmap bits given packed LSB first (the .binq "u1" layout: bit
+// e = row e / binary_width, channel e % binary_width) and p.sign, p.bitmap left empty: loading
+// a .binq file never holds a byte per bit (2 bytes per weight) in between.
+PackedBinaryLinear pack(const BinaryLinearParams& p, std::span<const uint8_t> sign_bits,
+                        std::span<const uint8_t> bitmap_bits);
 // Inverse of pack (bit-exact): the round trip returns the same params.
 BinaryLinearParams unpack(const PackedBinaryLinear& w);
 // Dequantized weights [out x in] with columns in PERMUTED order (outliers last), as floats:

@@ -51,6 +51,14 @@ CompactBinaryLinear::CompactBinaryLinear(const BinaryLinearParams& p)
 }
 
 BinaryLinearParams CompactBinaryLinear::unpack() const {
+  BinaryLinearParams p = unpack_params();
+  const size_t bits = size_t(out_features) * binary_width();
+  p.sign = unpack_bits(sign.data(), bits);
+  p.bitmap = unpack_bits(bitmap.data(), bits);
+  return p;
+}
+
+BinaryLinearParams CompactBinaryLinear::unpack_params() const {
   validate("CompactBinaryLinear::unpack");
   BinaryLinearParams p;
   p.out_features = out_features;
@@ -58,9 +66,7 @@ BinaryLinearParams CompactBinaryLinear::unpack() const {
   p.n_outliers = n_outliers;
   p.block_size = block_size;
   p.perm = perm;
-  const size_t bits = size_t(out_features) * binary_width(), plane = size_t(out_features) * n_blocks();
-  p.sign = unpack_bits(sign.data(), bits);
-  p.bitmap = unpack_bits(bitmap.data(), bits);
+  const size_t plane = size_t(out_features) * n_blocks();
   p.lo0 = from_fp16_bits(params.data(), plane);
   p.d0 = from_fp16_bits(params.data() + plane, plane);
   p.lo1 = from_fp16_bits(params.data() + 2 * plane, plane);

@@ -28,6 +28,8 @@ struct CompactBinaryLinear {
   // Fails (via p.validate) if p is inconsistent or a parameter is not exactly FP16.
   explicit CompactBinaryLinear(const BinaryLinearParams& p);
   BinaryLinearParams unpack() const;
+  // unpack() without sign and bitmap (left empty): for pack(params, sign, bitmap).
+  BinaryLinearParams unpack_params() const;
 
   int binary_width() const { return in_features - n_outliers; }
   int n_blocks() const { return binary_width() > 0 ? (binary_width() + block_size - 1) / block_size : 0; }

@@ -1,6 +1,7 @@
 #include "binq/quant/quantized_model.h"
 
 #include <cstring>
+#include <exception>
 #include <fstream>
 
 #include "binq/core/error.h"
@@ -123,19 +124,26 @@ void check_model(const QuantizedModel& m) {
 
 // ---- runtime ------------------------------------------------------------------------------
 
+namespace {
+// The bitwise kernels need 4-bit activation planes; anything else runs in simulation.
+bool bitwise_runs(const ActivationRecipe& act, BinqRuntime runtime) {
+  return runtime == BinqRuntime::Bitwise && act.quantize && act.config.bits == 4;
+}
+}  // namespace
+
 std::shared_ptr<const Linear> make_quantized_linear(const QuantizedLinear& q, const ActivationRecipe& act,
                                                     BinqRuntime runtime) {
   if (q.kind == QuantizedLinear::Kind::Dense)
     return std::make_shared<FakeQuantLinear>(from_fp16(q.dense), q.out_features, q.in_features, q.perm, q.n_outliers,
                                              act.quantize, act.config, "simulated dense (baseline)");
+  if (bitwise_runs(act, runtime))  // packed straight from the file's bits (2 bytes per weight less)
+    return std::make_shared<BitwiseLinear>(pack(q.binary.unpack_params(), q.binary.sign, q.binary.bitmap), act.config);
   return make_binary_linear(q.binary.unpack(), act, runtime);
 }
 
 std::shared_ptr<const Linear> make_binary_linear(const BinaryLinearParams& p, const ActivationRecipe& act,
                                                  BinqRuntime runtime) {
-  // The bitwise kernels need 4-bit activation planes; anything else runs in simulation.
-  if (runtime == BinqRuntime::Bitwise && act.quantize && act.config.bits == 4)
-    return std::make_shared<BitwiseLinear>(p, act.config);
+  if (bitwise_runs(act, runtime)) return std::make_shared<BitwiseLinear>(p, act.config);
   if (act.quantize && act.config.bits == 4) return std::make_shared<SimulatedBinaryLinear>(p, act.config);
   return std::make_shared<FakeQuantLinear>(permuted_weights(p.dequantize(), p.out_features, p.in_features, p.perm),
                                            p.out_features, p.in_features, p.perm, p.n_outliers, act.quantize,
@@ -350,14 +358,29 @@ LoadedBinq load_binq(const std::string& path, BinqRuntime runtime) {
     if (!linears.is_array() || linears.size() != size_t(c.n_layers) * kLinearKinds)
       fail("{}: header lists {} linears, expected {}", path, linears.is_array() ? linears.size() : 0,
            size_t(c.n_layers) * kLinearKinds);
-    for (int l = 0; l < c.n_layers; ++l)
-      for (int k = 0; k < kLinearKinds; ++k) {
-        const auto& e = linears[size_t(l) * kLinearKinds + k];
-        if (e.at("name").get<std::string>() != linear_label(l, LinearKind(k)))
-          fail("{}: linear #{} is '{}', expected '{}'", path, l * kLinearKinds + k, e.at("name").get<std::string>(),
-               linear_label(l, LinearKind(k)));
-        out.model->set_linear({l, LinearKind(k)}, make_quantized_linear(read_linear(r, e), act, runtime));
+    const int n_linears = c.n_layers * kLinearKinds;
+    for (int i = 0; i < n_linears; ++i) {
+      const std::string name = linears[size_t(i)].at("name").get<std::string>();
+      if (name != linear_label(i / kLinearKinds, LinearKind(i % kLinearKinds)))
+        fail("{}: linear #{} is '{}', expected '{}'", path, i, name,
+             linear_label(i / kLinearKinds, LinearKind(i % kLinearKinds)));
+    }
+    // Layers are read and packed on all threads (independent, read-only file). The error of the
+    // first bad layer in file order is the one reported, whichever thread met it.
+    std::vector<std::shared_ptr<const Linear>> built(n_linears);
+    std::vector<std::exception_ptr> errors(n_linears);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int i = 0; i < n_linears; ++i) {
+      try {
+        built[i] = make_quantized_linear(read_linear(r, linears[size_t(i)]), act, runtime);
+      } catch (...) {
+        errors[i] = std::current_exception();
       }
+    }
+    for (int i = 0; i < n_linears; ++i) {
+      if (errors[i]) std::rethrow_exception(errors[i]);
+      out.model->set_linear({i / kLinearKinds, LinearKind(i % kLinearKinds)}, built[i]);
+    }
     if (r.has("tokenizer")) {
       const BlobInfo& t = r.info("tokenizer");
       const uint8_t* bytes = r.blob("tokenizer", "u8", t.bytes);
