@@ -43,7 +43,8 @@ uint16_t to_fp16_exact(float v, const char* field, int j, int l) {
   return h;
 }
 
-void check_params(const BinaryLinearParams& p, bool check_bits) {
+// Everything but the sign/bitmap bits, which each pack overload checks in its own form.
+void check_params(const BinaryLinearParams& p) {
   const int out = p.out_features, in = p.in_features, K = p.n_outliers, B = p.block_size;
   if (out <= 0 || in <= 0 || K < 0 || K > in)
     fail("pack: bad shape out={} in={} K={}", out, in, K);
@@ -54,10 +55,6 @@ void check_params(const BinaryLinearParams& p, bool check_bits) {
     if (got != want) fail("pack: {} has {} elements, expected {}", what, got, want);
   };
   need("perm", p.perm.size(), size_t(in));
-  if (check_bits) {
-    need("sign", p.sign.size(), size_t(out) * bw);
-    need("bitmap", p.bitmap.size(), size_t(out) * bw);
-  }
   need("lo0", p.lo0.size(), size_t(out) * nb);
   need("d0", p.d0.size(), size_t(out) * nb);
   need("lo1", p.lo1.size(), size_t(out) * nb);
@@ -70,9 +67,6 @@ void check_params(const BinaryLinearParams& p, bool check_bits) {
     if (v < 0 || v >= in || seen[v]) fail("pack: perm is not a permutation of 0..{}", in - 1);
     seen[v] = 1;
   }
-  if (check_bits)
-    for (size_t i = 0; i < p.sign.size(); ++i)
-      if (p.sign[i] > 1 || p.bitmap[i] > 1) fail("pack: sign/bitmap element {} is not 0/1", i);
 }
 
 // m <= 64 bits of an LSB-first packed bit array of n_bytes, starting at bit e, as one word.
@@ -110,11 +104,10 @@ BinaryLayerView PackedBinaryLinear::view() const {
 
 namespace {
 
-// pack's body for params whose bits come from `bits(j, c, m, q, s)`: row j's sign (q) and bitmap
-// (s) bits of binary channels c..c+m-1 (m <= 64), channel c in bit 0.
+// pack's body for checked params whose bits come from `bits(j, c, m, q, s)`: row j's sign (q)
+// and bitmap (s) bits of binary channels c..c+m-1 (m <= 64), channel c in bit 0.
 template <typename Bits>
-PackedBinaryLinear pack_with(const BinaryLinearParams& p, bool check_bits, const Bits& bits) {
-  check_params(p, check_bits);
+PackedBinaryLinear pack_with(const BinaryLinearParams& p, const Bits& bits) {
   PackedBinaryLinear w;
   const int out = p.out_features, K = p.n_outliers, B = p.block_size, bw = p.binary_width();
   w.out_features = out;
@@ -194,8 +187,14 @@ PackedBinaryLinear pack_with(const BinaryLinearParams& p, bool check_bits, const
 }  // namespace
 
 PackedBinaryLinear pack(const BinaryLinearParams& p) {
+  check_params(p);
   const int bw = p.binary_width();
-  return pack_with(p, true, [&](int j, int c, int m, uint64_t& q, uint64_t& s) {
+  const size_t n = size_t(p.out_features) * bw;
+  if (p.sign.size() != n || p.bitmap.size() != n)
+    fail("pack: sign/bitmap have {}/{} elements, expected {}", p.sign.size(), p.bitmap.size(), n);
+  for (size_t i = 0; i < n; ++i)
+    if (p.sign[i] > 1 || p.bitmap[i] > 1) fail("pack: sign/bitmap element {} is not 0/1", i);
+  return pack_with(p, [&](int j, int c, int m, uint64_t& q, uint64_t& s) {
     q = gather_bit(p.sign.data() + size_t(j) * bw + c, m, 0);
     s = gather_bit(p.bitmap.data() + size_t(j) * bw + c, m, 0);
   });
@@ -203,12 +202,13 @@ PackedBinaryLinear pack(const BinaryLinearParams& p) {
 
 PackedBinaryLinear pack(const BinaryLinearParams& p, std::span<const uint8_t> sign_bits,
                         std::span<const uint8_t> bitmap_bits) {
+  check_params(p);
   if (!p.sign.empty() || !p.bitmap.empty()) fail("pack: sign/bitmap given both as bytes and as bits");
-  const size_t bw = size_t(std::max(0, p.binary_width()));
-  const size_t n_bytes = (size_t(std::max(0, p.out_features)) * bw + 7) / 8;
+  const size_t bw = size_t(p.binary_width());
+  const size_t n_bytes = (size_t(p.out_features) * bw + 7) / 8;
   if (sign_bits.size() != n_bytes || bitmap_bits.size() != n_bytes)
     fail("pack: sign/bitmap bits are {}/{} bytes, expected {}", sign_bits.size(), bitmap_bits.size(), n_bytes);
-  return pack_with(p, false, [&](int j, int c, int m, uint64_t& q, uint64_t& s) {
+  return pack_with(p, [&](int j, int c, int m, uint64_t& q, uint64_t& s) {
     q = read_bits(sign_bits.data(), n_bytes, size_t(j) * bw + c, m);
     s = read_bits(bitmap_bits.data(), n_bytes, size_t(j) * bw + c, m);
   });
