@@ -112,7 +112,7 @@ void tile_tokens(const BinaryLayerView& w, const ActsView& x, const uint8_t* til
     const uint8_t* blk = tile + tile_block_offset(l, w.block_stride);
     if (pf)
       for (int64_t o = l * pf_step, end = o + pf_step < w.tile_stride ? o + pf_step : w.tile_stride; o < end; o += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(pf + o), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(pf + o), _MM_HINT_T1);
     const BlockParams bp = block_params(blk);
     for (int t = 0; t < T; ++t)
       lo[t] = _mm512_fmadd_pd(bp.lo0, _mm512_set1_pd(x.lo_term[int64_t(t0 + t) * nb + l]), lo[t]);
@@ -154,6 +154,10 @@ void tile_tokens(const BinaryLayerView& w, const ActsView& x, const uint8_t* til
 // for the next, and the hardware prefetcher alone did not keep enough lines in flight: fetching
 // the tile 2 ahead, spread over the blocks of the current one, took the 4096x4096 GEMV on 1 thread
 // from about 200 to 160 us with the weights in DRAM (1, 4 and 8 ahead measured the same).
+// Into L2 (T1), not L1: on Zen 4, T0 left the GEMV far from both its compute and its memory
+// bound (probably its prefetches held the L1 miss buffers that the kernel's own loads need).
+// kernels_bench Bitwise_avx512/llama7b/4096x4096/n:1, 1 thread, DRAM: 424 -> 283-341 us; all
+// linears of one TinyLlama-shaped decode token, 2 threads: 17.1-18.6 -> 11.6-12.8 ms.
 constexpr int kPrefetchTiles = 2;
 
 void gemm_avx512(const BinaryLayerView& w, const ActsView& x, int r0, int r1, float* y,
