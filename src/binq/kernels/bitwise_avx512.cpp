@@ -2,12 +2,14 @@
 // (docs/format.md): lane r of every vector is row r of a tile of 8 rows, so one zmm holds the same
 // u64 word of 8 rows and the token's activation words are broadcast. Per 128-bit chunk, token and
 // plane a:
-//   c11 = pc(b & q & s), c10 = pc(b & q & ~s), cs = pc(b & s)     (VPTERNLOGQ/VPANDQ + VPOPCNTQ,
-//   the chunk's two words added in integers), then acc_a += c11*d1 + c10*d0 + cs*(lo1-lo0)
-// with VPMADD52LUQ, the FP16 parameters being exact integers in units of 2^-24 (one 64-byte load
-// of a block's 4 x 8 parameters, converted once per block).
-// Why this shape: the kernel is bound by its count of vector instructions (VPOPCNTQ and
-// VPMADD52LUQ compete for the same ports, bench/isa_mix_bench). With rows in lanes every
+//   c11 = pc(b & q & s), c10 = pc(b & q & ~s), cs = pc(b & s)     (VPANDQ + VPOPCNTQ, the
+//   chunk's two words added in integers), then acc_a += c11*d1 + c10*d0 + cs*(lo1-lo0)
+// with VPMADD52LUQ, the FP16 parameters being exact integers in units of 2^-24 (a block's 4 x 8
+// parameters converted once per block).
+// Why this shape: the kernel is bound by its count of vector instructions. On Zen 4 about two
+// 512-bit instructions issue per cycle, at most one of them VPOPCNTQ, VPMADD52LUQ, a conversion
+// or a lane shuffle (they share two ports; ANDs and adds use the others), so every instruction
+// saved counts (bench/isa_mix_bench and the numbers at tile_tokens). With rows in lanes every
 // accumulator lane is one row's total, so there is no horizontal reduction per row; the epilogue
 // (planes, lo0 . lo_term, m_c rowsum, outliers) runs on 8 rows at once. Against one row per vector
 // (the previous "chunk group" layout) the 4096x4096 GEMV went from about 330 to 260 us per call
@@ -43,39 +45,51 @@ struct BlockParams {
   __m512i d1, d0, e3;
   __m512d lo0;
 };
+// 8 FP16 values as int64 in units of 2^-24: FP16 -> float (exact), times 2^24 by adding 24 to the
+// float's exponent field, -> int64. Zero becomes 2^-103 and converts to 0; FP16 has no smaller
+// nonzero value than 2^-24, and non-finite parameters never reach this kernel (pack()).
+// Why not VMULPS and one 512-bit VCVTPH2PS per block: on Zen 4 the multiplies and the lane
+// extractions of the wide form compete with VPOPCNTQ/VPMADD52LUQ for the same two ports, while
+// the integer add does not (bench/isa_mix_bench); see tile_tokens for what it saved.
+inline __m512i fp16x8_units(const uint8_t* p) {
+  const __m256 f = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm512_cvtps_epi64(_mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(f), _mm256_set1_epi32(24 << 23))));
+}
 inline BlockParams block_params(const uint8_t* blk) {
-  const __m512i h = _mm512_load_si512(blk);  // [lo0 x 8][d0 x 8][lo1 x 8][d1 x 8] FP16
-  const __m512 unit = _mm512_set1_ps(kUnit);
-  const __m512 f01 = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(h)), unit);
-  const __m512 f23 = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1)), unit);
-  const __m512i lo0 = _mm512_cvtps_epi64(_mm512_castps512_ps256(f01));
-  const __m512i lo1 = _mm512_cvtps_epi64(_mm512_castps512_ps256(f23));
-  return {_mm512_cvtps_epi64(_mm512_extractf32x8_ps(f23, 1)), _mm512_cvtps_epi64(_mm512_extractf32x8_ps(f01, 1)),
-          _mm512_sub_epi64(lo1, lo0), _mm512_cvtepi64_pd(lo0)};
+  // [lo0 x 8][d0 x 8][lo1 x 8][d1 x 8] FP16
+  const __m512i lo0 = fp16x8_units(blk), d0 = fp16x8_units(blk + 16), lo1 = fp16x8_units(blk + 32),
+                d1 = fp16x8_units(blk + 48);
+  return {d1, d0, _mm512_sub_epi64(lo1, lo0), _mm512_cvtepi64_pd(lo0)};
 }
 
-// Weight words of one chunk for the 8 rows of a tile: q and s, words 0 and 1.
+// Weight words of one chunk for the 8 rows of a tile as the three class masks of each of its two
+// words: q & s, q & ~s (formed once per chunk, shared by the 4 planes) and s.
 struct ChunkBits {
-  __m512i q0, q1, s0, s1;
+  __m512i qs0, qs1, qn0, qn1, s0, s1;
 };
 inline ChunkBits chunk_bits(const uint64_t* blk, int ck) {
-  return {_mm512_load_si512(blk + tile_bit_index(ck, 0, 0, 0)), _mm512_load_si512(blk + tile_bit_index(ck, 0, 1, 0)),
-          _mm512_load_si512(blk + tile_bit_index(ck, 1, 0, 0)), _mm512_load_si512(blk + tile_bit_index(ck, 1, 1, 0))};
+  const __m512i q0 = _mm512_load_si512(blk + tile_bit_index(ck, 0, 0, 0)), q1 = _mm512_load_si512(blk + tile_bit_index(ck, 0, 1, 0));
+  const __m512i s0 = _mm512_load_si512(blk + tile_bit_index(ck, 1, 0, 0)), s1 = _mm512_load_si512(blk + tile_bit_index(ck, 1, 1, 0));
+  return {_mm512_and_si512(q0, s0), _mm512_and_si512(q1, s1), _mm512_andnot_si512(s0, q0), _mm512_andnot_si512(s1, q1), s0, s1};
 }
 
-// Per-lane counts of one chunk and plane: words b0, b1 of the plane broadcast to every row.
+// m & (the u64 at p, broadcast to every lane), the broadcast folded into the AND's memory operand.
+// GCC keeps a broadcast used three times in a register (one more VPBROADCASTQ, which on Zen 4
+// takes a vector port like the ANDs); spelled out, each plane word is three loads and three ANDs.
+inline __m512i and_broadcast(__m512i m, const uint64_t* p) {
+  __m512i r;
+  asm("vpandq %2%{1to8%}, %1, %0" : "=v"(r) : "v"(m), "m"(*p));
+  return r;
+}
+
+// Per-lane counts of one chunk and plane: b points at the plane's two words for this chunk.
 struct PlaneCounts {
   __m512i c11, c10, cs;
 };
-inline PlaneCounts plane_counts(const ChunkBits& w, uint64_t b0w, uint64_t b1w) {
-  const __m512i b0 = _mm512_set1_epi64(int64_t(b0w)), b1 = _mm512_set1_epi64(int64_t(b1w));
-  // imm 0x80: q & s & b; 0x20: q & ~s & b (operands q, s, b).
-  return {_mm512_add_epi64(_mm512_popcnt_epi64(_mm512_ternarylogic_epi64(w.q0, w.s0, b0, 0x80)),
-                           _mm512_popcnt_epi64(_mm512_ternarylogic_epi64(w.q1, w.s1, b1, 0x80))),
-          _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_ternarylogic_epi64(w.q0, w.s0, b0, 0x20)),
-                           _mm512_popcnt_epi64(_mm512_ternarylogic_epi64(w.q1, w.s1, b1, 0x20))),
-          _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_and_si512(w.s0, b0)),
-                           _mm512_popcnt_epi64(_mm512_and_si512(w.s1, b1)))};
+inline PlaneCounts plane_counts(const ChunkBits& w, const uint64_t* b) {
+  return {_mm512_add_epi64(_mm512_popcnt_epi64(and_broadcast(w.qs0, b)), _mm512_popcnt_epi64(and_broadcast(w.qs1, b + 1))),
+          _mm512_add_epi64(_mm512_popcnt_epi64(and_broadcast(w.qn0, b)), _mm512_popcnt_epi64(and_broadcast(w.qn1, b + 1))),
+          _mm512_add_epi64(_mm512_popcnt_epi64(and_broadcast(w.s0, b)), _mm512_popcnt_epi64(and_broadcast(w.s1, b + 1)))};
 }
 
 // INT8 outlier dots of the tile's 8 rows with one token (lane = row): per 4 k one 256-bit vector
@@ -122,7 +136,7 @@ void tile_tokens(const BinaryLayerView& w, const ActsView& x, const uint8_t* til
       const uint64_t* b = x.planes + int64_t(t0) * tok_words + plane_word_index(l * cpb + ck, 0, 0);
       for (int t = 0; t < T; ++t, b += tok_words)
         for (int a = 0; a < 4; ++a) {
-          const PlaneCounts c = plane_counts(wb, b[2 * a], b[2 * a + 1]);
+          const PlaneCounts c = plane_counts(wb, b + 2 * a);
           acc[t][a] = _mm512_madd52lo_epu64(acc[t][a], c.c11, bp.d1);
           acc[t][a] = _mm512_madd52lo_epu64(acc[t][a], c.c10, bp.d0);
           acc[t][a] = _mm512_madd52lo_epu64(acc[t][a], c.cs, bp.e3);
@@ -191,7 +205,7 @@ void counts_avx512(const BinaryLayerView& w, const ActsView& x, int r0, int r1, 
           const ChunkBits wb = chunk_bits(blk, ck);
           const uint64_t* b = pl + plane_word_index(l * cpb + ck, 0, 0);
           for (int a = 0; a < 4; ++a) {
-            const PlaneCounts p = plane_counts(wb, b[2 * a], b[2 * a + 1]);
+            const PlaneCounts p = plane_counts(wb, b + 2 * a);
             c[a * 3 + 0] = _mm512_add_epi64(c[a * 3 + 0], p.c11);
             c[a * 3 + 1] = _mm512_add_epi64(c[a * 3 + 1], _mm512_add_epi64(p.c11, p.c10));  // pc(q&b)
             c[a * 3 + 2] = _mm512_add_epi64(c[a * 3 + 2], p.cs);

@@ -31,7 +31,8 @@ bool int_accumulation_ok(const BinaryLinearParams& p, const ChunkLayout& cl) {
       s += nck * (std::fabs(double(p.d1[i])) + std::fabs(double(p.d0[i])) +
                   std::fabs(double(p.lo1[i]) - double(p.lo0[i])));
     }
-    if (s * 128.0 * 16777216.0 >= 1125899906842624.0 /* 2^50 */) return false;
+    // Written as !(x < bound) so that a NaN parameter also takes the double-precision path.
+    if (!(s * 128.0 * 16777216.0 < 1125899906842624.0 /* 2^50 */)) return false;
   }
   return true;
 }
