@@ -385,7 +385,7 @@ void gemm_avx2(const BinaryLayerView& w, const ActsView& x, int r0, int r1, floa
   for (int tile = r0 / kTileRows; tile * kTileRows < r1; ++tile) {
     const uint8_t* tp = w.tiles + int64_t(tile) * w.tile_stride;
     const bool int_ok = tile_params(w, tp, prm);
-    const uint8_t* next = (tile + 1) * kTileRows < r1 ? tp + w.tile_stride : nullptr;
+    const uint8_t* next = tile + 1 < w.n_tiles ? tp + w.tile_stride : nullptr;  // to the layer's end, as in AVX-512
     for (int t0 = 0; t0 < x.n_tokens; t0 += kTokTile) {
       const int T = x.n_tokens - t0 < kTokTile ? x.n_tokens - t0 : kTokTile;
       if (int_ok)

@@ -181,7 +181,9 @@ void gemm_avx512(const BinaryLayerView& w, const ActsView& x, int r0, int r1, fl
   for (int tile = r0 / kTileRows; tile * kTileRows < r1; ++tile) {
     const uint8_t* tp = w.tiles + int64_t(tile) * w.tile_stride;
     // Only the first token group prefetches: the later ones find the next tiles already cached.
-    const uint8_t* pf = (tile + kPrefetchTiles) * kTileRows < r1 ? tp + kPrefetchTiles * w.tile_stride : nullptr;
+    // Up to the layer's end, not r1: a thread's range comes in pieces (core/parallel.h) and the
+    // next piece is usually its own.
+    const uint8_t* pf = tile + kPrefetchTiles < w.n_tiles ? tp + kPrefetchTiles * w.tile_stride : nullptr;
     int t0 = 0;
     for (; t0 + kTokTile <= n; t0 += kTokTile)
       tile_tokens<kTokTile>(w, x, tp, tile * kTileRows, t0, y, t0 == 0 ? pf : nullptr, pf_step);

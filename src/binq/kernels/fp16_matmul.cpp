@@ -1,10 +1,7 @@
 #include "binq/kernels/fp16_matmul.h"
 
-#include <omp.h>
-
-#include <algorithm>
-
 #include "binq/core/half.h"
+#include "binq/core/parallel.h"
 #include "binq/kernels/dispatch.h"
 
 namespace binq {
@@ -28,9 +25,8 @@ void fp16_to_f32(const uint16_t* src, int64_t n, float* dst) {
 
 void fp16_matmul(const uint16_t* w, int rows, int cols, const float* x, int n, float* y) {
   auto kernel = active_isa() == Isa::Scalar ? detail::fp16_matmul_rows_scalar : detail::fp16_matmul_rows_avx2;
-  const int chunk = 64;
-#pragma omp parallel for schedule(static) if (int64_t(rows) * cols > (1 << 20))
-  for (int r0 = 0; r0 < rows; r0 += chunk) kernel(w, cols, x, n, rows, r0, std::min(rows, r0 + chunk), y);
+  for_stolen_ranges(rows, 64, int64_t(rows) * cols > (1 << 20),
+                    [&](int64_t r0, int64_t r1) { kernel(w, cols, x, n, rows, int(r0), int(r1), y); });
 }
 
 }  // namespace binq
