@@ -250,8 +250,9 @@ void LlamaModel::forward_block(int layer, float* x, int n, int pos, KVCache& cac
   std::vector<float> gate(N * c.hidden_dim), up(N * c.hidden_dim);
   run_linears(layer, {LinearKind::Gate, LinearKind::Up}, xb.data(), n, {gate.data(), up.data()});
   // SwiGLU; element-wise, so splitting it over threads (long prefill inputs) changes no result.
+  // Not for one token: a fork/join (~5 us) costs more than 5632 exponentials.
   const int64_t ng = int64_t(gate.size());
-#pragma omp parallel for schedule(static) if (ng >= (1 << 12))
+#pragma omp parallel for schedule(static) if (ng >= (1 << 15))
   for (int64_t i = 0; i < ng; ++i) {
     const float g = gate[i];
     gate[i] = g / (1.0f + std::exp(-g)) * up[i];
