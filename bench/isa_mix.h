@@ -4,7 +4,7 @@
 
 namespace binq::isa_mix {
 
-enum class Kind { Popcnt, Madd52, Dpbusd, And, Fma, PopcntMadd52 };
+enum class Kind { Popcnt, Madd52, Dpbusd, And, Fma, Cvt, PopcntMadd52, PopcntAnd, PopcntCvt };
 inline constexpr int kOpsPerIter = 12;
 // Runs `iters` iterations of kOpsPerIter independent instructions of `kind`; returns a checksum.
 uint64_t run(Kind kind, int64_t iters);

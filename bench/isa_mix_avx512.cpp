@@ -39,13 +39,19 @@ uint64_t run(Kind kind, int64_t iters) {
 #define OP_DPBUSD(i) r##i = _mm512_dpbusd_epi32(r##i, x, y);
 #define OP_AND(i) r##i = _mm512_and_si512(r##i, x);
 #define OP_FMA(i) r##i = _mm512_castpd_si512(_mm512_fmadd_pd(_mm512_castsi512_pd(r##i), _mm512_castsi512_pd(x), _mm512_castsi512_pd(y)));
+#define OP_CVT(i) r##i = _mm512_cvtps_epi64(_mm512_castps512_ps256(_mm512_castsi512_ps(r##i)));
 #define OP_MIX(i) r##i = (i) % 2 ? _mm512_popcnt_epi64(r##i) : _mm512_madd52lo_epu64(r##i, x, y);
+#define OP_MIX_AND(i) r##i = (i) % 2 ? _mm512_popcnt_epi64(r##i) : _mm512_and_si512(r##i, x);
+#define OP_MIX_CVT(i) r##i = (i) % 2 ? _mm512_popcnt_epi64(r##i) : _mm512_cvtps_epi64(_mm512_castps512_ps256(_mm512_castsi512_ps(r##i)));
     case Kind::Popcnt: BINQ_LOOP(OP_POPCNT)
     case Kind::Madd52: BINQ_LOOP(OP_MADD52)
     case Kind::Dpbusd: BINQ_LOOP(OP_DPBUSD)
     case Kind::And: BINQ_LOOP(OP_AND)
     case Kind::Fma: BINQ_LOOP(OP_FMA)
+    case Kind::Cvt: BINQ_LOOP(OP_CVT)
     case Kind::PopcntMadd52: BINQ_LOOP(OP_MIX)
+    case Kind::PopcntAnd: BINQ_LOOP(OP_MIX_AND)
+    case Kind::PopcntCvt: BINQ_LOOP(OP_MIX_CVT)
   }
   __m512i acc = _mm512_setzero_si512();
   BINQ_CHAINS(BINQ_XOR)
