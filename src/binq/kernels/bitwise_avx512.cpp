@@ -9,7 +9,7 @@
 // Why this shape: the kernel is bound by its count of vector instructions. On Zen 4 about two
 // 512-bit instructions issue per cycle, at most one of them VPOPCNTQ, VPMADD52LUQ, a conversion
 // or a lane shuffle (they share two ports; ANDs and adds use the others), so every instruction
-// saved counts (bench/isa_mix_bench and the numbers at tile_tokens). With rows in lanes every
+// saved counts (bench/isa_mix_bench; docs/format.md "Zen 4"). With rows in lanes every
 // accumulator lane is one row's total, so there is no horizontal reduction per row; the epilogue
 // (planes, lo0 . lo_term, m_c rowsum, outliers) runs on 8 rows at once. Against one row per vector
 // (the previous "chunk group" layout) the 4096x4096 GEMV went from about 330 to 260 us per call
@@ -50,7 +50,7 @@ struct BlockParams {
 // nonzero value than 2^-24, and non-finite parameters never reach this kernel (pack()).
 // Why not VMULPS and one 512-bit VCVTPH2PS per block: on Zen 4 the multiplies and the lane
 // extractions of the wide form compete with VPOPCNTQ/VPMADD52LUQ for the same two ports, while
-// the integer add does not (bench/isa_mix_bench); see tile_tokens for what it saved.
+// the integer add does not (bench/isa_mix_bench; what it saved: docs/format.md "Zen 4").
 inline __m512i fp16x8_units(const uint8_t* p) {
   const __m256 f = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(p)));
   return _mm512_cvtps_epi64(_mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(f), _mm256_set1_epi32(24 << 23))));
