@@ -20,24 +20,15 @@ namespace detail {
 // from the front) and a thief (taking from the back) agree through one compare-and-swap.
 struct alignas(64) PieceRange {
   std::atomic<uint64_t> front_back{0};
-  bool take_front(int64_t& piece) {
+  // Takes the first remaining piece (the owner) or the last (a thief); false when none is left.
+  bool take(bool from_back, int64_t& piece) {
     uint64_t v = front_back.load(std::memory_order_relaxed);
     for (;;) {
       const uint64_t front = v >> 32, back = v & 0xFFFFFFFFu;
       if (front >= back) return false;
-      if (front_back.compare_exchange_weak(v, ((front + 1) << 32) | back, std::memory_order_relaxed)) {
-        piece = int64_t(front);
-        return true;
-      }
-    }
-  }
-  bool take_back(int64_t& piece) {
-    uint64_t v = front_back.load(std::memory_order_relaxed);
-    for (;;) {
-      const uint64_t front = v >> 32, back = v & 0xFFFFFFFFu;
-      if (front >= back) return false;
-      if (front_back.compare_exchange_weak(v, (front << 32) | (back - 1), std::memory_order_relaxed)) {
-        piece = int64_t(back) - 1;
+      const uint64_t next = from_back ? (front << 32) | (back - 1) : ((front + 1) << 32) | back;
+      if (front_back.compare_exchange_weak(v, next, std::memory_order_relaxed)) {
+        piece = int64_t(from_back ? back - 1 : front);
         return true;
       }
     }
@@ -68,10 +59,10 @@ void for_stolen_ranges(int64_t n, int64_t grain, bool parallel, F&& f) {
   {
     const int id = omp_get_thread_num();
     int64_t piece;
-    while (ranges[id].take_front(piece)) run(piece);
+    while (ranges[id].take(false, piece)) run(piece);
     for (int k = 1; k < nt; ++k) {
       detail::PieceRange& victim = ranges[(id + k) % nt];
-      while (victim.take_back(piece)) run(piece);
+      while (victim.take(true, piece)) run(piece);
     }
   }
 }
