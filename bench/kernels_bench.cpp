@@ -18,7 +18,10 @@
 // Compare/<shape>/n:<n> times bitwise (best ISA), INT8 (best ISA), oneDNN INT8, BLAS and a bandwidth
 // probe over as many bytes as the packed layer, interleaved in one loop on the same weights-in-DRAM
 // regime, and reports times (*_us) and ratios (*_over_bitwise: < 1 means that kernel is faster than
-// bitwise; *_frac_membw: fraction of the probe), which are robust on a loaded machine.
+// bitwise; *_frac_membw: fraction of the probe). The *_over_bitwise ratios are robust on a loaded
+// machine; the fractions less so: on the Zen 5 VM the five kernels' own >= 128 MB of 4 KB pages
+// cost page walks that slowed the in-loop probe to 7-38 GB/s, so read the bandwidth fraction from
+// the kernels run alone (Bitwise_* with MemBW).
 //
 // Quick run (LLaMA-7B shapes, batch 1 and 128, best ISA only, compare + probes):
 //   BINQ_BENCH_QUICK=1 OMP_NUM_THREADS=1 build/bench/kernels_bench --benchmark_min_time=0.5
