@@ -116,11 +116,11 @@ BinaryCase& binary_case(int out, int in) {
 }
 
 // DRAM read bandwidth: AVX2 sum over a 256 MB buffer (8x L3), 1 or 2 threads, in the regime of
-// the kernels' rotating copies. It prefetches 16 KB ahead into L2 as the bitwise kernels do (about
-// 2 row tiles). On the Zen 5 machine, with plain loads over 1 GiB, the probe read 25-32 GB/s on 1
-// thread while the 4096x4096 bitwise GEMV read its packed bytes at 35 GB/s (fractions above 1);
-// prefetching over 128 MB it read 33-36 GB/s, over 1 GiB 26-27 (4 KB pages: a 1 GiB region's page
-// tables outgrow L2).
+// the kernels' rotating copies. It prefetches 16 KB ahead into L2, as the bitwise kernels prefetch
+// 2 row tiles ahead. On the Zen 5 machine, with plain loads over 1 GiB, the probe read 25-32 GB/s on
+// 1 thread while the 4096x4096 bitwise GEMV read its packed bytes at 35 GB/s (fractions above 1);
+// prefetching over 128 MB it read 33-36 GB/s, over 1 GiB 26-27 (4 KB pages: probably a 1 GiB
+// region's page tables outgrowing L2).
 __attribute__((target("avx2"))) float sum_avx2(const float* p, int64_t n) {
   constexpr int64_t kAhead = 16384 / 4;  // floats
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;

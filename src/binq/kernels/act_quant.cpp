@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <utility>
 
 #include "binq/core/error.h"
 #include "binq/kernels/act_quant_kernels.h"
@@ -78,16 +79,14 @@ inline double code_value(int v, int bits, const double* m, double mc) {
 
 // Squared errors of x against two code tables, each summed in index order; one pass with two
 // independent add chains takes about half the time of two passes.
-void l2_errors(const float* x, const uint8_t* xq, int n, const float* ta, const float* tb, double* ea,
-               double* eb) {
+std::pair<double, double> l2_errors(const float* x, const uint8_t* xq, int n, const float* ta, const float* tb) {
   double a = 0, b = 0;
   for (int i = 0; i < n; ++i) {
     const double da = double(x[i]) - ta[xq[i]], db = double(x[i]) - tb[xq[i]];
     a += da * da;
     b += db * db;
   }
-  *ea = a;
-  *eb = b;
+  return {a, b};
 }
 
 // Solves the SPD system A y = b (n <= 9) by Cholesky; false if not positive definite.
@@ -222,8 +221,7 @@ TokenQuant quantize_token_with(const ActQuantKernels& k, const float* x, int n, 
     if (cholesky_solve(A, b, d)) {
       float table[256];
       for (int v = 0; v <= levels; ++v) table[v] = float(code_value(v, bits, b, b[bits]));
-      double e_lsq, e_plain;
-      l2_errors(x, xq, n, table, plain_table, &e_lsq, &e_plain);
+      const auto [e_lsq, e_plain] = l2_errors(x, xq, n, table, plain_table);
       if (e_lsq <= e_plain) {
         for (int a = 0; a < bits; ++a) m[a] = b[a];
         mc = b[bits];
