@@ -81,5 +81,31 @@ TEST(Cli, BenchPrintsEveryFormat) {
   EXPECT_EQ(csv.out.rfind("model,size_bytes", 0), 0u);
 }
 
+// The ISA matrix a user (and the test script) reads; BINQ_ISA_MAX masks the ISAs above it.
+TEST(Cli, SystemInfoNamesEveryIsaAndHonoursTheMask) {
+  auto r = test::run_binq("system-info --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["isas"].size(), 3u);
+  EXPECT_TRUE(j["isas"][0]["runs"].get<bool>());  // scalar runs everywhere
+  ASSERT_EQ(setenv("BINQ_ISA_MAX", "scalar", 1), 0);
+  auto masked = test::run_binq("system-info --json");
+  auto bad = test::run_binq("system-info");
+  ASSERT_EQ(setenv("BINQ_ISA_MAX", "sse9", 1), 0);
+  auto unknown = test::run_binq("system-info");
+  ASSERT_EQ(unsetenv("BINQ_ISA_MAX"), 0);
+  ASSERT_EQ(masked.exit_code, 0) << masked.err;
+  const auto m = nlohmann::json::parse(masked.out);
+  EXPECT_EQ(m["active_isa"], "scalar");
+  for (int i : {1, 2}) {
+    EXPECT_FALSE(m["isas"][i]["runs"].get<bool>());
+    EXPECT_NE(m["isas"][i]["reason"].get<std::string>().find("BINQ_ISA_MAX=scalar"), std::string::npos)
+        << m["isas"][i]["reason"];
+  }
+  EXPECT_NE(bad.out.find("isa avx2: no, masked by BINQ_ISA_MAX=scalar"), std::string::npos) << bad.out;
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("BINQ_ISA_MAX"), std::string::npos) << unknown.err;
+}
+
 }  // namespace
 }  // namespace binq

@@ -13,6 +13,7 @@
 #include "binq/kernels/act_quant.h"
 #include "binq/kernels/act_quant_kernels.h"
 #include "binq/kernels/dispatch.h"
+#include "common/isa_test.h"
 #include "kernels/kernel_test_util.h"
 
 namespace binq {
@@ -43,16 +44,14 @@ std::vector<float> awkward_values(int n, float step, uint32_t seed) {
   return x;
 }
 
-std::vector<const ActQuantKernels*> other_isas() {
-  std::vector<const ActQuantKernels*> out;
-  for (Isa isa : supported_isas())
-    if (isa != Isa::Scalar) out.push_back(&act_quant_kernels(isa));
-  return out;
-}
+// One case per ISA, each against the scalar kernels (the scalar case checks them against themselves,
+// which still runs every input through them).
+using ActQuantIsa = test::IsaTest;
+BINQ_INSTANTIATE_PER_ISA(ActQuantIsa);
 
-TEST(ActQuantKernels, GatherAndMinMax) {
+TEST_P(ActQuantIsa, GatherAndMinMax) {
   const ActQuantKernels& ref = act_quant_kernels(Isa::Scalar);
-  for (const ActQuantKernels* k : other_isas())
+  for (const ActQuantKernels* k : {&act_quant_kernels(GetParam())})
     for (int n : kLengths) {
       SCOPED_TRACE(fmt::format("{} n={}", k->name, n));
       const std::vector<float> x = awkward_values(n, 0.25f, uint32_t(n));
@@ -77,9 +76,9 @@ TEST(ActQuantKernels, GatherAndMinMax) {
     }
 }
 
-TEST(ActQuantKernels, CodesAndOutlierCodes) {
+TEST_P(ActQuantIsa, CodesAndOutlierCodes) {
   const ActQuantKernels& ref = act_quant_kernels(Isa::Scalar);
-  for (const ActQuantKernels* k : other_isas())
+  for (const ActQuantKernels* k : {&act_quant_kernels(GetParam())})
     for (int n : kLengths)
       for (int bits : {1, 4, 8}) {
         SCOPED_TRACE(fmt::format("{} n={} bits={}", k->name, n, bits));
@@ -99,9 +98,9 @@ TEST(ActQuantKernels, CodesAndOutlierCodes) {
       }
 }
 
-TEST(ActQuantKernels, CountsAndBitPlanes) {
+TEST_P(ActQuantIsa, CountsAndBitPlanes) {
   const ActQuantKernels& ref = act_quant_kernels(Isa::Scalar);
-  for (const ActQuantKernels* k : other_isas())
+  for (const ActQuantKernels* k : {&act_quant_kernels(GetParam())})
     for (int n : kLengths)
       for (int bits : {1, 2, 4, 8}) {
         SCOPED_TRACE(fmt::format("{} n={} bits={}", k->name, n, bits));
@@ -153,7 +152,7 @@ void expect_same(const Quantized& a, const Quantized& b) {
   EXPECT_TRUE(same_bytes(a.xhat, b.xhat));
 }
 
-TEST(ActQuantKernels, WholeQuantizerIdenticalOnEveryIsa) {
+TEST_P(ActQuantIsa, WholeQuantizerIdenticalToScalar) {
   struct Shape {
     int width, K, B;
   };
@@ -178,14 +177,11 @@ TEST(ActQuantKernels, WholeQuantizerIdenticalOnEveryIsa) {
           cfg.balance = bal;
           cfg.bits = bits;
           const Quantized ref = quantize_on(Isa::Scalar, x, n, s.width, perm, s.K, s.B, cfg);
-          for (Isa isa : supported_isas()) {
-            SCOPED_TRACE(isa_name(isa));
-            expect_same(ref, quantize_on(isa, x, n, s.width, perm, s.K, s.B, cfg));
-          }
+          expect_same(ref, quantize_on(GetParam(), x, n, s.width, perm, s.K, s.B, cfg));
         }
 }
 
-TEST(ActQuantKernels, NonFiniteActivationsFailCleanly) {
+TEST_P(ActQuantIsa, NonFiniteActivationsFailCleanly) {
   // 64 tokens of 2000: the error must also leave the parallel region as a binq::Error.
   const int width = 2000, K = 10;
   for (int n : {1, 64})
@@ -193,14 +189,12 @@ TEST(ActQuantKernels, NonFiniteActivationsFailCleanly) {
       for (float bad : {NAN, INFINITY}) {
         std::vector<float> x = test::random_acts(n, width, 1), xhat(x.size());
         x[size_t(n - 1) * width + at] = bad;
-        for (Isa isa : supported_isas()) {
-          force_isa(isa);
-          QuantizedActs qa;
-          EXPECT_THROW(quantize_activations(x.data(), n, width, nullptr, K, 64, ActQuantConfig{}, qa), Error)
-              << isa_name(isa) << " at " << at;
-          EXPECT_THROW(fake_quantize_activations(x.data(), n, width, nullptr, K, ActQuantConfig{}, xhat.data()),
-                       Error);
-        }
+        force_isa(GetParam());
+        QuantizedActs qa;
+        EXPECT_THROW(quantize_activations(x.data(), n, width, nullptr, K, 64, ActQuantConfig{}, qa), Error)
+            << " at " << at;
+        EXPECT_THROW(fake_quantize_activations(x.data(), n, width, nullptr, K, ActQuantConfig{}, xhat.data()),
+                     Error);
         reset_isa();
       }
 }

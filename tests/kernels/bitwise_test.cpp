@@ -9,6 +9,7 @@
 #include "binq/kernels/dispatch.h"
 #include "binq/kernels/packed_linear.h"
 #include "common/expect_binary_params.h"
+#include "common/isa_test.h"
 #include "kernels/kernel_test_util.h"
 
 namespace binq {
@@ -67,10 +68,18 @@ TEST(PackedBinaryLinear, PackRejectsBadInput) {
   EXPECT_THROW(pack(p), Error);
 }
 
-class BitwiseIsaTest : public ::testing::TestWithParam<Balance> {};
+// One case per (activation balance, ISA); the scalar reference is checked against the
+// simulated path in every case, the ISA's kernels against the scalar reference.
+class BitwiseIsaTest : public ::testing::TestWithParam<std::tuple<Balance, Isa>> {
+ protected:
+  void SetUp() override {
+    const std::string why = isa_unsupported_reason(std::get<1>(GetParam()));
+    if (!why.empty()) GTEST_SKIP() << isa_name(std::get<1>(GetParam())) << " not run: " << why;
+  }
+};
 
-TEST_P(BitwiseIsaTest, AllIsasMatchScalarAndSimulation) {
-  const Balance bal = GetParam();
+TEST_P(BitwiseIsaTest, MatchesScalarAndSimulation) {
+  const auto [bal, isa] = GetParam();
   for (const Shape& s : kShapes) {
     const BinaryLinearParams p = test::random_layer(s.out, s.in, s.K, s.B, 7 + s.in);
     const PackedBinaryLinear w = pack(p);
@@ -102,37 +111,44 @@ TEST_P(BitwiseIsaTest, AllIsasMatchScalarAndSimulation) {
           ASSERT_NEAR(ry[k], sim, 2e-5 * mag[k] + 1e-30) << "t=" << t << " j=" << j;
         }
 
-      for (Isa isa : supported_isas()) {
-        SCOPED_TRACE(isa_name(isa));
-        const KernelTable& kt = kernel_table(isa);
-        std::vector<int32_t> c, o;
-        binary_int_parts(w, qa, c, o, &kt);
-        ASSERT_EQ(c, rc);
-        ASSERT_EQ(o, ro);
-        std::vector<float> y(size_t(n) * s.out);
-        binary_gemm(w, qa, y.data(), &kt);
-        // Every ISA computes the exact value in double (~1e-16 relative to mag) and rounds to
-        // float once, so it agrees with the scalar reference to a few ulps (1e-12 * mag covers
-        // cancellation, where |y| << mag).
-        for (size_t k = 0; k < y.size(); ++k) {
-          const float a = std::fabs(ry[k]);
-          const double ulp = double(std::nextafter(a, INFINITY) - a);
-          ASSERT_NEAR(y[k], ry[k], 4 * ulp + 1e-12 * mag[k]) << k;
-        }
+      const KernelTable& kt = kernel_table(isa);
+      std::vector<int32_t> c, o;
+      binary_int_parts(w, qa, c, o, &kt);
+      ASSERT_EQ(c, rc);
+      ASSERT_EQ(o, ro);
+      std::vector<float> y(size_t(n) * s.out);
+      binary_gemm(w, qa, y.data(), &kt);
+      // Every ISA computes the exact value in double (~1e-16 relative to mag) and rounds to
+      // float once, so it agrees with the scalar reference to a few ulps (1e-12 * mag covers
+      // cancellation, where |y| << mag).
+      for (size_t k = 0; k < y.size(); ++k) {
+        const float a = std::fabs(ry[k]);
+        const double ulp = double(std::nextafter(a, INFINITY) - a);
+        ASSERT_NEAR(y[k], ry[k], 4 * ulp + 1e-12 * mag[k]) << k;
       }
     }
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Balances, BitwiseIsaTest,
-                         ::testing::Values(Balance::None, Balance::Paper, Balance::LeastSquares),
-                         [](const auto& info) { return std::string(balance_name(info.param)); });
+INSTANTIATE_TEST_SUITE_P(
+    BalanceIsa, BitwiseIsaTest,
+    ::testing::Combine(::testing::Values(Balance::None, Balance::Paper, Balance::LeastSquares),
+                       ::testing::ValuesIn(test::kAllIsas)),
+    [](const auto& info) {
+      return std::string(balance_name(std::get<0>(info.param))) + "_" + isa_name(std::get<1>(info.param));
+    });
 
 // Parameters too large for the AVX-512 kernel's exact 52-bit integer sums must be detected at
 // pack time and still give the reference result (AVX2 fallback). Worst case: d1 = 61440 on every
 // weight with q = s = 1 and activations at the top code (all planes set): the true sum,
 // 156 blocks x 128 x 61440 in units of 2^-24, is ~2^54.
-TEST(BitwiseKernels, HugeParametersStayExact) {
+using BitwiseKernelsIsa = test::IsaTest;
+BINQ_INSTANTIATE_PER_ISA(BitwiseKernelsIsa);
+
+// Parameters too large for exact integer accumulation: the ISA falls back to its double path (or,
+// for AVX-512, to AVX2's) and still agrees with the scalar reference.
+TEST_P(BitwiseKernelsIsa, HugeParametersStayExact) {
+  const Isa isa = GetParam();
   const int in = 20000, K = 16;
   BinaryLinearParams p = test::random_layer(4, in, K, 128, 5);
   EXPECT_TRUE(pack(p).int_accumulation_ok);
@@ -148,12 +164,10 @@ TEST(BitwiseKernels, HugeParametersStayExact) {
   std::vector<float> ry(8), y(8);
   binary_gemm(w, qa, ry.data(), &kernel_table(Isa::Scalar));
   const std::vector<double> mag = binary_magnitudes(w, qa);
-  for (Isa isa : supported_isas()) {
-    binary_gemm(w, qa, y.data(), &kernel_table(isa));
-    for (size_t k = 0; k < y.size(); ++k) {
-      const float a = std::fabs(ry[k]);
-      EXPECT_NEAR(y[k], ry[k], 4 * double(std::nextafter(a, INFINITY) - a) + 1e-12 * mag[k]) << isa_name(isa);
-    }
+  binary_gemm(w, qa, y.data(), &kernel_table(isa));
+  for (size_t k = 0; k < y.size(); ++k) {
+    const float a = std::fabs(ry[k]);
+    EXPECT_NEAR(y[k], ry[k], 4 * double(std::nextafter(a, INFINITY) - a) + 1e-12 * mag[k]);
   }
 }
 
@@ -190,7 +204,8 @@ TEST(BitwiseKernels, CountsAreTheDefinition) {
 // Layers sharing one quantized input run in one parallel region over their concatenated tiles;
 // every layer's output must be exactly what it gives alone (layers of 37, 8 and 5 rows put tile
 // boundaries and a thread split inside and across layers).
-TEST(BitwiseKernels, GroupEqualsLayersOneByOne) {
+TEST_P(BitwiseKernelsIsa, GroupEqualsLayersOneByOne) {
+  const Isa isa = GetParam();
   const int in = 700, K = 33, B = 128, n = 3;
   std::vector<PackedBinaryLinear> ws;
   BinaryLinearParams first;
@@ -203,21 +218,18 @@ TEST(BitwiseKernels, GroupEqualsLayersOneByOne) {
   const std::vector<float> x = test::random_acts(n, in, 4);
   QuantizedActs qa;
   quantize_activations(x.data(), n, in, first.perm.data(), K, B, ActQuantConfig{}, qa);
-  for (Isa isa : supported_isas()) {
-    SCOPED_TRACE(isa_name(isa));
-    std::vector<std::vector<float>> alone(ws.size()), grouped(ws.size());
-    std::vector<const PackedBinaryLinear*> wp;
-    std::vector<float*> yp;
-    for (size_t i = 0; i < ws.size(); ++i) {
-      alone[i].resize(size_t(n) * ws[i].out_features);
-      grouped[i].assign(alone[i].size(), -1.0f);
-      binary_gemm(ws[i], qa, alone[i].data(), &kernel_table(isa));
-      wp.push_back(&ws[i]);
-      yp.push_back(grouped[i].data());
-    }
-    binary_gemm_group(wp, qa, yp, &kernel_table(isa));
-    for (size_t i = 0; i < ws.size(); ++i) EXPECT_EQ(grouped[i], alone[i]) << "layer " << i;
+  std::vector<std::vector<float>> alone(ws.size()), grouped(ws.size());
+  std::vector<const PackedBinaryLinear*> wp;
+  std::vector<float*> yp;
+  for (size_t i = 0; i < ws.size(); ++i) {
+    alone[i].resize(size_t(n) * ws[i].out_features);
+    grouped[i].assign(alone[i].size(), -1.0f);
+    binary_gemm(ws[i], qa, alone[i].data(), &kernel_table(isa));
+    wp.push_back(&ws[i]);
+    yp.push_back(grouped[i].data());
   }
+  binary_gemm_group(wp, qa, yp, &kernel_table(isa));
+  for (size_t i = 0; i < ws.size(); ++i) EXPECT_EQ(grouped[i], alone[i]) << "layer " << i;
 }
 
 TEST(BitwiseKernels, MismatchedActivationsFail) {

@@ -9,12 +9,17 @@
 #include "binq/kernels/dispatch.h"
 #include "binq/kernels/int8_linear.h"
 #include "binq/kernels/kernel_table.h"
+#include "common/isa_test.h"
 #include "kernels/kernel_test_util.h"
 
 namespace binq {
 namespace {
 
-TEST(Int8Linear, AllIsasExactAndCloseToFloat) {
+using Int8LinearIsa = test::IsaTest;
+BINQ_INSTANTIATE_PER_ISA(Int8LinearIsa);
+
+TEST_P(Int8LinearIsa, ExactAndCloseToFloat) {
+  const Isa isa = GetParam();
   for (auto [out, in] : {std::pair{13, 100}, {64, 256}, {7, 33}, {33, 1000}}) {
     const std::vector<float> w = test::random_acts(out, in, 1);
     const Int8Linear q = quantize_int8_linear(w.data(), out, in);
@@ -31,23 +36,21 @@ TEST(Int8Linear, AllIsasExactAndCloseToFloat) {
           for (int k = 0; k < in; ++k) e += int32_t(q.w[j * q.ld + k]) * qa.q[t * qa.ld + k];
           ASSERT_EQ(ref[t * out + j], e);
         }
-      for (Isa isa : supported_isas()) {
-        std::vector<int32_t> d;
-        int8_int_dots(q, qa, d, &kernel_table(isa));
-        ASSERT_EQ(d, ref) << isa_name(isa);
-        std::vector<float> y(size_t(n) * out);
-        int8_gemm(q, qa, y.data(), &kernel_table(isa));
-        for (int t = 0; t < n; ++t)
-          for (int j = 0; j < out; ++j) {
-            double exact = 0, mag = 0;
-            for (int k = 0; k < in; ++k) {
-              exact += double(w[j * in + k]) * x[t * in + k];
-              mag += std::fabs(double(w[j * in + k]) * x[t * in + k]);
-            }
-            ASSERT_EQ(y[t * out + j], float(ref[t * out + j]) * q.scale[j] * qa.scale[t]);
-            ASSERT_NEAR(y[t * out + j], exact, 0.15 * mag);  // sanity: INT8 error with 20x outlier channels
+      std::vector<int32_t> d;
+      int8_int_dots(q, qa, d, &kernel_table(isa));
+      ASSERT_EQ(d, ref);
+      std::vector<float> y(size_t(n) * out);
+      int8_gemm(q, qa, y.data(), &kernel_table(isa));
+      for (int t = 0; t < n; ++t)
+        for (int j = 0; j < out; ++j) {
+          double exact = 0, mag = 0;
+          for (int k = 0; k < in; ++k) {
+            exact += double(w[j * in + k]) * x[t * in + k];
+            mag += std::fabs(double(w[j * in + k]) * x[t * in + k]);
           }
-      }
+          ASSERT_EQ(y[t * out + j], float(ref[t * out + j]) * q.scale[j] * qa.scale[t]);
+          ASSERT_NEAR(y[t * out + j], exact, 0.15 * mag);  // sanity: INT8 error with 20x outlier channels
+        }
     }
   }
 }
@@ -82,6 +85,8 @@ TEST(Dispatch, UnsupportedForcedIsaFailsCleanly) {
     EXPECT_NE(std::string(e.what()).find("avx512"), std::string::npos) << e.what();
   }
   EXPECT_THROW(kernel_table(Isa::Avx2), Error);
+  EXPECT_EQ(isa_unsupported_reason(Isa::Scalar), "");
+  EXPECT_FALSE(isa_unsupported_reason(Isa::Avx2).empty());
   reset_isa();
   ASSERT_EQ(setenv("BINQ_ISA", "avx2", 1), 0);
   EXPECT_THROW(active_isa(), Error);

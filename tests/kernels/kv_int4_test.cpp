@@ -8,6 +8,7 @@
 #include "binq/core/half.h"
 #include "binq/kernels/dispatch.h"
 #include "binq/kernels/kv_int4.h"
+#include "common/isa_test.h"
 #include "kernels/kernel_test_util.h"
 
 namespace binq {
@@ -70,7 +71,11 @@ TEST(KvInt4, CacheStoresPerTokenPerHead) {
 
 // Every ISA: scores, weighted values and full attention vs double attention over the
 // dequantized cache. Tolerance: 1e-5 x the sum of |terms| (float reassociation only).
-TEST(KvInt4, AttentionKernelsMatchDequantizedFloat) {
+using KvInt4Attention = test::IsaTest;
+BINQ_INSTANTIATE_PER_ISA(KvInt4Attention);
+
+TEST_P(KvInt4Attention, KernelsMatchDequantizedFloat) {
+  const KernelTable& kt = kernel_table(GetParam());
   for (int hd : {2, 7, 16, 34, 64, 80, 128, 130}) {
     const int heads = 3, cap = 41, dim = heads * hd;
     KvInt4Cache cache(2, cap, heads, hd);
@@ -113,18 +118,14 @@ TEST(KvInt4, AttentionKernelsMatchDequantizedFloat) {
             aref[d] += pr[t] * vv;
             amag[d] += std::fabs(pr[t] * vv);
           }
-        for (Isa isa : supported_isas()) {
-          SCOPED_TRACE(isa_name(isa));
-          const KernelTable& kt = kernel_table(isa);
-          std::vector<float> s(n), o(hd);
-          cache.scores(1, h, q.data(), n, scale, s.data(), &kt);
-          for (int t = 0; t < n; ++t) ASSERT_NEAR(s[t], scale * sref[t], 1e-5 * scale * smag[t] + 1e-30) << t;
-          cache.weighted_values(1, h, p.data(), n, o.data(), &kt);
-          for (int d = 0; d < hd; ++d) ASSERT_NEAR(o[d], wref[d], 1e-5 * wmag[d] + 1e-30) << d;
-          cache.attend(1, h, q.data(), n, scale, s.data(), o.data(), &kt);
-          // Softmax adds exp/normalisation rounding: relative 1e-4 of the magnitude.
-          for (int d = 0; d < hd; ++d) ASSERT_NEAR(o[d], aref[d], 1e-4 * amag[d] + 1e-30) << d;
-        }
+        std::vector<float> s(n), o(hd);
+        cache.scores(1, h, q.data(), n, scale, s.data(), &kt);
+        for (int t = 0; t < n; ++t) ASSERT_NEAR(s[t], scale * sref[t], 1e-5 * scale * smag[t] + 1e-30) << t;
+        cache.weighted_values(1, h, p.data(), n, o.data(), &kt);
+        for (int d = 0; d < hd; ++d) ASSERT_NEAR(o[d], wref[d], 1e-5 * wmag[d] + 1e-30) << d;
+        cache.attend(1, h, q.data(), n, scale, s.data(), o.data(), &kt);
+        // Softmax adds exp/normalisation rounding: relative 1e-4 of the magnitude.
+        for (int d = 0; d < hd; ++d) ASSERT_NEAR(o[d], aref[d], 1e-4 * amag[d] + 1e-30) << d;
       }
     }
   }

@@ -16,6 +16,7 @@
 #include "binq/quant/gptq.h"
 #include "binq/quant/hessian.h"
 #include "binq/tokenizer/tokenizer.h"
+#include "common/isa_test.h"
 #include "common/test_util.h"
 
 namespace binq {
@@ -94,28 +95,35 @@ TEST(QuantizedModel, WriteThenLoadGivesTheSameModel) {
 }
 
 // The core correctness claim of the runtime: the AND/popcount path computes what the simulated
-// path computes, for every ISA this machine runs.
-TEST(QuantizedModel, BitwisePerplexityEqualsSimulatedOnEveryIsa) {
-  QuantizedModel m = quantize_stories(64, 8);
-  const std::string path = test::temp_dir("qm") + "/m.binq";
-  write_binq(m, path);
+// path computes, on every ISA (one test case each, as ctest runs it: one process per case).
+class QuantizedModelIsa : public test::IsaTest {
+ protected:
+  static const std::string& model_path() {
+    static const std::string path = [] {
+      const std::string p = test::temp_dir("qm") + "/m.binq";
+      write_binq(quantize_stories(64, 8), p);
+      return p;
+    }();
+    return path;
+  }
+};
+BINQ_INSTANTIATE_PER_ISA(QuantizedModelIsa);
+
+TEST_P(QuantizedModelIsa, BitwisePerplexityEqualsSimulated) {
+  const std::string& path = model_path();
   std::string text = read_text_file(test::shared("data/tinystories/tinystories_val.txt")).substr(0, 8000);
-  // Attention over the INT4 KV cache runs on the same ISA in both runs; what differs is only
-  // how the linear layers compute.
-  LoadedBinq sim = load_binq(path, BinqRuntime::Simulated);
   std::vector<int> tokens = load_tokenizer(test::stories_tokenizer(), 512)->encode(text, true);
   PerplexityOptions opt;
   opt.ctx = 256;
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
-    if (!isa_supported(isa)) continue;
-    force_isa(isa);
-    const double ref = compute_perplexity(*sim.model, tokens, opt, 1).ppl;
-    LoadedBinq bit = load_binq(path, BinqRuntime::Bitwise);
-    EXPECT_NE(bit.model->linear({0, LinearKind::Q}).describe().find("bitwise"), std::string::npos);
-    const double ppl = compute_perplexity(*bit.model, tokens, opt, 1).ppl;
-    EXPECT_NEAR(ppl / ref, 1.0, 1e-4) << isa_name(isa) << ": bitwise " << ppl << " simulated " << ref;
-  }
-  reset_isa();
+  // Attention over the INT4 KV cache runs on the same ISA in both runs; what differs is only
+  // how the linear layers compute.
+  force_isa(GetParam());
+  LoadedBinq sim = load_binq(path, BinqRuntime::Simulated);
+  const double ref = compute_perplexity(*sim.model, tokens, opt, 1).ppl;
+  LoadedBinq bit = load_binq(path, BinqRuntime::Bitwise);
+  EXPECT_NE(bit.model->linear({0, LinearKind::Q}).describe().find("bitwise"), std::string::npos);
+  const double ppl = compute_perplexity(*bit.model, tokens, opt, 1).ppl;
+  EXPECT_NEAR(ppl / ref, 1.0, 1e-4) << "bitwise " << ppl << " simulated " << ref;
 }
 
 TEST(QuantizedModel, DamagedFilesFailCleanly) {

@@ -13,6 +13,7 @@
 #include "binq/kernels/synthetic_layer.h"
 #include "binq/quant/bitwise_linear.h"
 #include "binq/quant/quantized_model.h"
+#include "common/isa_test.h"
 #include "common/test_util.h"
 
 namespace binq {
@@ -111,7 +112,10 @@ std::shared_ptr<LlamaModel> bitwise_stories(const ActivationRecipe& act, bool al
   return m;
 }
 
-TEST(SharedInput, BitwiseGroupEqualsOneAtATimeOnEveryIsa) {
+using SharedInputIsa = test::IsaTest;
+BINQ_INSTANTIATE_PER_ISA(SharedInputIsa);
+
+TEST_P(SharedInputIsa, BitwiseGroupEqualsOneAtATime) {
   ActivationRecipe act;
   act.config.balance = Balance::Paper;
   const auto grouped = bitwise_stories(act, false), alone = bitwise_stories(act, true);
@@ -120,11 +124,9 @@ TEST(SharedInput, BitwiseGroupEqualsOneAtATimeOnEveryIsa) {
   EXPECT_FALSE(q.can_share_input(grouped->linear({0, LinearKind::O})));      // another perm
   EXPECT_FALSE(q.can_share_input(grouped->linear({0, LinearKind::Gate})));   // another perm
   EXPECT_FALSE(q.can_share_input(alone->linear({0, LinearKind::K})));        // not a BitwiseLinear
-  for (Isa isa : supported_isas()) {
-    force_isa(isa);
-    const std::vector<float> a = run(*alone), b = run(*grouped);
-    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << isa_name(isa);
-  }
+  force_isa(GetParam());
+  const std::vector<float> a = run(*alone), b = run(*grouped);
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
   reset_isa();
   // Same perm, other activation recipe: nothing to share.
   ActivationRecipe lsq = act;

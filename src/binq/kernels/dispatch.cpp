@@ -12,14 +12,48 @@ namespace {
 
 std::mutex g_mutex;
 std::atomic<int> g_active{-1};  // -1: not chosen yet
-std::atomic<int> g_limit{int(Isa::Avx512)};
+std::atomic<int> g_limit{int(Isa::Avx512)};  // limit_isa_for_testing
+
+// BINQ_ISA_MAX, read once: the process treats the CPU as having nothing above it, so the whole
+// test suite can run as it would on an older CPU (e.g. AVX2 only) on any machine.
+Isa env_cap() {
+  static const Isa cap = [] {
+    const char* env = std::getenv("BINQ_ISA_MAX");
+    return env == nullptr || *env == '\0' ? Isa::Avx512 : parse_isa(env, "environment variable BINQ_ISA_MAX");
+  }();
+  return cap;
+}
+
+// The CPU features each ISA's kernels use, beyond the previous ISA's.
+struct Feature {
+  const char* name;
+  bool present;
+};
+std::vector<Feature> own_features(Isa isa) {
+  __builtin_cpu_init();
+  switch (isa) {
+    case Isa::Scalar: return {};
+    case Isa::Avx2:
+      return {{"avx2", bool(__builtin_cpu_supports("avx2"))}, {"fma", bool(__builtin_cpu_supports("fma"))},
+              {"bmi2", bool(__builtin_cpu_supports("bmi2"))}, {"popcnt", bool(__builtin_cpu_supports("popcnt"))}};
+    case Isa::Avx512:
+      return {{"avx512f", bool(__builtin_cpu_supports("avx512f"))},
+              {"avx512bw", bool(__builtin_cpu_supports("avx512bw"))},
+              {"avx512vl", bool(__builtin_cpu_supports("avx512vl"))},
+              {"avx512dq", bool(__builtin_cpu_supports("avx512dq"))},
+              {"avx512vpopcntdq", bool(__builtin_cpu_supports("avx512vpopcntdq"))},
+              {"avx512vnni", bool(__builtin_cpu_supports("avx512vnni"))},
+              {"avx512ifma", bool(__builtin_cpu_supports("avx512ifma"))}};
+  }
+  return {};
+}
 
 Isa choose_from_env() {
   const char* env = std::getenv("BINQ_ISA");
   if (env == nullptr || *env == '\0') return detect_isa();
   Isa isa = parse_isa(env, "environment variable BINQ_ISA");
   if (!isa_supported(isa))
-    fail("BINQ_ISA={} is not supported by this CPU (best available: {})", env,
+    fail("BINQ_ISA={} cannot run: {} (best available: {})", env, isa_unsupported_reason(isa),
          isa_name(detect_isa()));
   return isa;
 }
@@ -44,22 +78,18 @@ Isa parse_isa(const std::string& name, const char* what) {
 
 void limit_isa_for_testing(Isa max) { g_limit.store(int(max)); }
 
-bool isa_supported(Isa isa) {
-  __builtin_cpu_init();
-  if (int(isa) > g_limit.load()) return false;
-  switch (isa) {
-    case Isa::Scalar: return true;
-    case Isa::Avx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-             __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
-    case Isa::Avx512:
-      return isa_supported(Isa::Avx2) && __builtin_cpu_supports("avx512f") &&
-             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vpopcntdq") &&
-             __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512ifma");
-  }
-  return false;
+std::string isa_unsupported_reason(Isa isa) {
+  if (int(isa) > int(env_cap())) return fmt::format("masked by BINQ_ISA_MAX={}", isa_name(env_cap()));
+  std::string missing;
+  for (Isa i = Isa::Scalar; int(i) <= int(isa); i = Isa(int(i) + 1))
+    for (const Feature& f : own_features(i))
+      if (!f.present) missing += fmt::format("{}{}", missing.empty() ? "" : ", ", f.name);
+  if (!missing.empty()) return fmt::format("this CPU lacks {}", missing);
+  if (int(isa) > g_limit.load()) return "masked by limit_isa_for_testing";
+  return "";
 }
+
+bool isa_supported(Isa isa) { return isa_unsupported_reason(isa).empty(); }
 
 Isa detect_isa() {
   if (isa_supported(Isa::Avx512)) return Isa::Avx512;
@@ -88,7 +118,7 @@ Isa active_isa() {
 
 void force_isa(Isa isa) {
   if (!isa_supported(isa))
-    fail("cannot force ISA {}: not supported by this CPU (best available: {})", isa_name(isa),
+    fail("cannot force ISA {}: {} (best available: {})", isa_name(isa), isa_unsupported_reason(isa),
          isa_name(detect_isa()));
   g_active.store(static_cast<int>(isa), std::memory_order_release);
 }
@@ -97,7 +127,7 @@ void reset_isa() { g_active.store(-1, std::memory_order_release); }
 
 const KernelTable& kernel_table(Isa isa) {
   if (!isa_supported(isa))
-    fail("kernels for ISA {} requested but this CPU does not support it", isa_name(isa));
+    fail("kernels for ISA {} requested but {}", isa_name(isa), isa_unsupported_reason(isa));
   switch (isa) {
     case Isa::Scalar: return detail::table_scalar();
     case Isa::Avx2: return detail::table_avx2();

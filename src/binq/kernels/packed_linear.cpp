@@ -321,7 +321,7 @@ void binary_gemm_group(std::span<const PackedBinaryLinear* const> ws, const Quan
     const KernelTable* kt = table ? table : &kernel_table();
     // The AVX-512 kernel accumulates in exact 52-bit integers, which needs bounded parameters;
     // a layer outside the bound (never seen in practice) runs on the double-precision AVX2 kernel.
-    if (!w->int_accumulation_ok && kt == &kernel_table(Isa::Avx512)) kt = &kernel_table(Isa::Avx2);
+    if (!w->int_accumulation_ok && kt == &detail::table_avx512()) kt = &detail::table_avx2();
     kts.push_back(kt);
     views.push_back(w->view());
     work += int64_t(w->out_features) * w->in_features * n;
