@@ -232,43 +232,67 @@ inline __m256i weigh(__m256i acc, const __m256i* sad, const __m256i* p, int G) {
   return _mm256_castpd_si256(s);
 }
 
-// Batch 1, one-chunk block (B <= 128): the weight words of each (half, k) are made in registers
-// and used for the 4 planes at once instead of being prepared in memory for a token group (as
-// group_tokens does): 512x4096 GEMV with the weights in L2, 83 -> 62 us. bb: prep_acts of the
-// chunk; acc[a][h] as in group_tokens.
+// Batch 1 with one-chunk blocks (B <= 128, the usual case). Two things keep it at its
+// instruction count: the token's activation nibble masks are broadcast once per call into whole
+// vectors (expand_acts), so each lookup's AND takes its activation operand from memory and the
+// loop issues no broadcast; and the 4 rows of one half are walked over all blocks at once (half
+// outer), so its 4 plane accumulators, the chunk's weight vectors and both tables stay in the 16
+// ymm registers.
+// A: per chunk 16 vectors [plane a][b & 0x0F.. of word 0, of word 1, (b >> 4) & 0x0F.. of word 0, of word 1].
+void expand_acts(const uint64_t* planes, int n_chunks, __m256i* A) {
+  alignas(32) uint64_t bb[16];
+  for (int c = 0; c < n_chunks; ++c) {
+    prep_acts(planes + plane_word_index(c, 0, 0), bb);
+    for (int a = 0; a < 4; ++a)
+      for (int i = 0; i < 4; ++i) A[c * 16 + a * 4 + i] = _mm256_set1_epi64x(int64_t(bb[(i >> 1) * 8 + a * 2 + (i & 1)]));
+  }
+}
+
+// acc[a] (rows of one half) += the weighted count of weight words w0, w1 (one chunk, 4 rows) with
+// each of the chunk's 4 activation planes Al, as weigh() does for the one count whose p_k is *pk.
 template <bool kInt>
-void chunk_one_token(const uint64_t* blk, const uint64_t* bb, const __m256i* p, __m256i (*acc)[2]) {
+inline void plane_lookups(__m256i w0, __m256i w1, const __m256i* Al, __m256i lut, __m256i lutc, const __m256i* pk,
+                          __m256i* acc) {
+  const __m256i v0 = _mm256_srli_epi64(w0, 4), v1 = _mm256_srli_epi64(w1, 4);
+  for (int a = 0; a < 4; ++a) {
+    const __m256i x = _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(w0, Al[a * 4])),
+                                      _mm256_shuffle_epi8(lut, _mm256_and_si256(w1, Al[a * 4 + 1])));
+    const __m256i y = _mm256_add_epi8(_mm256_shuffle_epi8(lutc, _mm256_and_si256(v0, Al[a * 4 + 2])),
+                                      _mm256_shuffle_epi8(lutc, _mm256_and_si256(v1, Al[a * 4 + 3])));
+    const __m256i sad = _mm256_sad_epu8(x, y);  // 128 - count
+    acc[a] = kInt ? _mm256_add_epi64(acc[a], _mm256_mul_epi32(sad, *pk))
+                  : _mm256_castpd_si256(_mm256_fmadd_pd(small_u64_to_pd(_mm256_sub_epi64(_mm256_set1_epi64x(128), sad)),
+                                                        _mm256_castsi256_pd(*pk), _mm256_castsi256_pd(acc[a])));
+  }
+}
+
+// Rows 4h..4h+3 of a tile, one token, every block one chunk: acc[a][h] and lo as in tile_tokens.
+template <bool kInt>
+void half_one_token(const BinaryLayerView& w, const uint8_t* tile, const __m256i* prm, const __m256i* A,
+                    const double* lo_term, int h, const uint8_t* next, __m256i (*acc)[2], __m256d* lo) {
   const __m256i lut = popcount_table(), lutc = _mm256_sub_epi8(_mm256_set1_epi8(8), lut);
-  for (int h = 0; h < 2; ++h) {
+  const int64_t pf_step = tile_prefetch_step(w);
+  __m256i ac[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+  __m256d l0 = _mm256_setzero_pd();
+  for (int l = 0; l < w.n_blocks; ++l) {
+    if (next)  // see tile_tokens
+      for (int64_t o = l * pf_step; o < (l + 1) * pf_step && o < w.tile_stride; o += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(next + o), _MM_HINT_T1);
+    const __m256i* p = prm + 8 * l + h;
+    l0 = _mm256_fmadd_pd(*reinterpret_cast<const __m256d*>(p + 6), _mm256_set1_pd(lo_term[l]), l0);
+    const uint64_t* blk = reinterpret_cast<const uint64_t*>(tile + tile_block_offset(l, w.block_stride));
     const __m256i* q = reinterpret_cast<const __m256i*>(blk + tile_bit_index(0, 0, 0, 4 * h));
     const __m256i* sv = reinterpret_cast<const __m256i*>(blk + tile_bit_index(0, 1, 0, 4 * h));
-    __m256i sad[4][3];
-    for (int k = 0; k < 3; ++k) {
-      // Words 0 and 1 (tile_bit_index: word w at +8 u64 = +2 vectors).
-      __m256i w0, w1;
-      if (k == 0) {
-        w0 = _mm256_and_si256(_mm256_load_si256(q), _mm256_load_si256(sv));
-        w1 = _mm256_and_si256(_mm256_load_si256(q + 2), _mm256_load_si256(sv + 2));
-      } else if (k == 1) {
-        w0 = _mm256_load_si256(q);
-        w1 = _mm256_load_si256(q + 2);
-      } else {
-        w0 = _mm256_load_si256(sv);
-        w1 = _mm256_load_si256(sv + 2);
-      }
-      const __m256i v0 = _mm256_srli_epi64(w0, 4), v1 = _mm256_srli_epi64(w1, 4);
-      for (int a = 0; a < 4; ++a) {
-        const __m256i x = _mm256_add_epi8(
-            _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_set1_epi64x(int64_t(bb[a * 2])), w0)),
-            _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_set1_epi64x(int64_t(bb[a * 2 + 1])), w1)));
-        const __m256i y = _mm256_add_epi8(
-            _mm256_shuffle_epi8(lutc, _mm256_and_si256(_mm256_set1_epi64x(int64_t(bb[8 + a * 2])), v0)),
-            _mm256_shuffle_epi8(lutc, _mm256_and_si256(_mm256_set1_epi64x(int64_t(bb[8 + a * 2 + 1])), v1)));
-        sad[a][k] = _mm256_sad_epu8(x, y);
-      }
-    }
-    for (int a = 0; a < 4; ++a) acc[a][h] = weigh<kInt>(acc[a][h], sad[a], p + h, 1);
+    const __m256i* Al = A + 16 * l;
+    // Word 1 of a kind is 8 u64 (2 vectors) after word 0 (tile_bit_index).
+    const __m256i q0 = _mm256_load_si256(q), q1 = _mm256_load_si256(q + 2);
+    const __m256i s0 = _mm256_load_si256(sv), s1 = _mm256_load_si256(sv + 2);
+    plane_lookups<kInt>(q0, q1, Al, lut, lutc, p + 2, ac);                                        // cq
+    plane_lookups<kInt>(s0, s1, Al, lut, lutc, p + 4, ac);                                        // cs
+    plane_lookups<kInt>(_mm256_and_si256(q0, s0), _mm256_and_si256(q1, s1), Al, lut, lutc, p, ac);  // c11
   }
+  for (int a = 0; a < 4; ++a) acc[a][h] = ac[a];
+  *lo = l0;
 }
 
 // One group of G chunks (weights prepared in wb) for T tokens (planes: the group's first chunk of
@@ -306,7 +330,14 @@ void tile_tokens(const BinaryLayerView& w, const ActsView& x, const uint8_t* til
     lo[t][0] = lo[t][1] = _mm256_setzero_pd();
     for (int a = 0; a < 4; ++a) acc[t][a][0] = acc[t][a][1] = zero;
   }
-  for (int l = 0; l < nb; ++l) {
+  const bool one = x.n_tokens == 1 && cpb == 1;  // every block one chunk (then so is the last)
+  if (one) {
+    const __m256i* A = prm + 8 * nb + 2;  // expand_acts of the token, by gemm_avx2
+    for (int h = 0; h < 2; ++h)
+      half_one_token<kInt>(w, tile, prm, A, x.lo_term + int64_t(t0) * nb, h, h == 0 ? next : nullptr, acc[0],
+                           &lo[0][h]);
+  }
+  for (int l = 0; l < nb && !one; ++l) {
     const __m256i* p = prm + 8 * l;
     const __m256d* lo0 = reinterpret_cast<const __m256d*>(p + 6);
     for (int t = 0; t < T; ++t) {
@@ -324,12 +355,6 @@ void tile_tokens(const BinaryLayerView& w, const ActsView& x, const uint8_t* til
     }
     const uint64_t* blk = reinterpret_cast<const uint64_t*>(tile + tile_block_offset(l, w.block_stride));
     const int nck = l == nb - 1 ? w.last_chunks : cpb;
-    if (T == 1 && nck == 1) {
-      alignas(32) uint64_t bb[16];
-      prep_acts(planes + plane_word_index(l * cpb, 0, 0), bb);
-      chunk_one_token<kInt>(blk, bb, p, acc[0]);
-      continue;
-    }
     for (int g = 0; g < nck; g += kGroup) {
       const int G = nck - g < kGroup ? nck - g : kGroup;
       for (int j = 0; j < G; ++j) prep_weights(blk, g + j, wb + 24 * j);
@@ -378,10 +403,11 @@ void tile_tokens(const BinaryLayerView& w, const ActsView& x, const uint8_t* til
   }
 }
 
-// scratch: binary_gemm_scratch_bytes(w) = 256 bytes per block + 64, 64-byte aligned: exactly
-// tile_params of one tile.
+// scratch: binary_gemm_scratch_bytes(w), 64-byte aligned: tile_params of one tile (256 bytes per
+// block + 64), then expand_acts of a single token (512 bytes per chunk).
 void gemm_avx2(const BinaryLayerView& w, const ActsView& x, int r0, int r1, float* y, float* scratch) {
   __m256i* prm = reinterpret_cast<__m256i*>(scratch);
+  if (x.n_tokens == 1 && w.chunks_per_block == 1) expand_acts(x.planes, w.n_chunks, prm + 8 * w.n_blocks + 2);
   for (int tile = r0 / kTileRows; tile * kTileRows < r1; ++tile) {
     const uint8_t* tp = w.tiles + int64_t(tile) * w.tile_stride;
     const bool int_ok = tile_params(w, tp, prm);

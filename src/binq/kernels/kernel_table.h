@@ -85,11 +85,12 @@ using BinaryCountsFn = void (*)(const BinaryLayerView& w, const ActsView& x, int
 // Row ranges given to the kernels are whole tiles: row_begin is a multiple of 8 and row_end is
 // one or equals out, so no two threads write the same tile lanes.
 // y[t*out + j] for rows [row_begin, row_end), all tokens. scratch: binary_gemm_scratch_bytes(w),
-// 64-byte aligned (the parameters of a tile in the form a kernel wants). The combination of the
-// exact integer counts with the parameters is exact or in double, and rounded to float once
-// (docs/format.md).
+// 64-byte aligned: the parameters of a tile in the form a kernel wants (256 bytes per block + 64),
+// then 512 bytes per chunk for one token's activation words in the form a kernel wants. The
+// combination of the exact integer counts with the parameters is exact or in double, and rounded
+// to float once (docs/format.md).
 static constexpr int64_t binary_gemm_scratch_bytes(const BinaryLayerView& w) {
-  return 8 * (32 * int64_t(w.n_blocks) + 8);
+  return 8 * (32 * int64_t(w.n_blocks) + 8) + 512 * int64_t(w.n_chunks);
 }
 using BinaryGemmFn = void (*)(const BinaryLayerView& w, const ActsView& x, int row_begin,
                               int row_end, float* y, float* scratch);
