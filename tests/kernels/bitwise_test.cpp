@@ -232,6 +232,52 @@ TEST_P(BitwiseKernelsIsa, GroupEqualsLayersOneByOne) {
   for (size_t i = 0; i < ws.size(); ++i) EXPECT_EQ(grouped[i], alone[i]) << "layer " << i;
 }
 
+// The opt-in sgemm route (BINQ_PREFILL=sgemm): the dequantizer gives dequantize_permuted's floats,
+// the dequantized activations are m_c + sum_a m_a b_a, and the product is their float GEMM,
+// within float accumulation error (in * 2^-24 of the sum of |terms|) of the double one.
+TEST_P(BitwiseKernelsIsa, SgemmRouteIsTheFloatProduct) {
+  const KernelTable& kt = kernel_table(GetParam());
+  if (!kt.dequant_rows) GTEST_SKIP() << kt.name << " runs every batch bitwise";
+  EXPECT_FALSE(use_sgemm_route(kt, 1000));  // opt-in only
+  for (const Shape& s : kShapes) {
+    SCOPED_TRACE(name(s));
+    const BinaryLinearParams p = test::random_layer(s.out, s.in, s.K, s.B, 3 + s.in);
+    const PackedBinaryLinear w = pack(p);
+    const std::vector<float> wd = dequantize_permuted(w);
+    std::vector<float> d(wd.size(), -1.0f);
+    kt.dequant_rows(w.view(), 0, s.out, d.data());
+    ASSERT_EQ(d, wd);
+    const int n = kt.sgemm_from_tokens + 3;
+    const std::vector<float> x = test::random_acts(n, s.in, 5);
+    QuantizedActs qa;
+    quantize_activations(x.data(), n, s.in, p.perm.data(), s.K, s.B, ActQuantConfig{}, qa);
+    const std::vector<float> xd = dequantize_acts(qa);
+    for (int t = 0; t < n; ++t)
+      for (int i = 0; i < s.in; ++i) {
+        double e = 0;
+        if (i < s.in - s.K) {
+          e = qa.mc[t];
+          for (int a = 0; a < 4; ++a) e += qa.plane_bit(t, a, i) ? double(qa.m[t * 4 + a]) : 0.0;
+        } else {
+          e = double(qa.outlier_scale[t]) * qa.outlier_q[size_t(t) * qa.k_pad + i - (s.in - s.K)];
+        }
+        ASSERT_EQ(xd[size_t(t) * s.in + i], float(e)) << t << " " << i;
+      }
+    std::vector<float> y(size_t(n) * s.out);
+    binary_sgemm(w, xd.data(), n, y.data(), kt);
+    for (int t = 0; t < n; ++t)
+      for (int j = 0; j < s.out; ++j) {
+        double sum = 0, mag = 0;
+        for (int i = 0; i < s.in; ++i) {
+          const double term = double(wd[size_t(j) * s.in + i]) * xd[size_t(t) * s.in + i];
+          sum += term;
+          mag += std::fabs(term);
+        }
+        ASSERT_NEAR(y[size_t(t) * s.out + j], sum, s.in * 0x1p-24 * mag + 1e-30) << "t=" << t << " j=" << j;
+      }
+  }
+}
+
 TEST(BitwiseKernels, MismatchedActivationsFail) {
   const BinaryLinearParams p = test::random_layer(4, 256, 0, 128, 5);
   const PackedBinaryLinear w = pack(p);

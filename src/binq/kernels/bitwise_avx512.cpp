@@ -266,8 +266,9 @@ void int8_dot_avx512(const int8_t* wm, const int32_t* wsum, int rows, int ld, co
   for (; j < r1; ++j) int8_rows<1>(wm, wsum, rows, ld, x, n_tokens, j, out);
 }
 
+// Bitwise at every batch: with VPOPCNTQ the GEMM beats sgemm 2.8-3.3x at batch 128 (README).
 const KernelTable kTable{"avx512", counts_avx512, gemm_avx512, int8_dot_avx512,
-                       detail::kv_scores_avx512, detail::kv_wsum_avx512};
+                       detail::kv_scores_avx512, detail::kv_wsum_avx512, 0, nullptr};
 
 }  // namespace
 

@@ -127,8 +127,9 @@ void int8_dot_scalar(const int8_t* wm, const int32_t* wsum, int rows, int ld, co
     }
 }
 
+// The scalar kernels are the reference: always bitwise.
 const KernelTable kTable{"scalar", counts_scalar, gemm_scalar, int8_dot_scalar,
-                       detail::kv_scores_scalar, detail::kv_wsum_scalar};
+                       detail::kv_scores_scalar, detail::kv_wsum_scalar, 0, nullptr};
 
 }  // namespace
 

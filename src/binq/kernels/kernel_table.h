@@ -117,6 +117,11 @@ using KvWeightedSumFn = void (*)(const float* p, int n, const uint8_t* nib,
                                  const KvInt4Params* prm, int64_t stride, int head_dim, float* oe,
                                  float* oo);
 
+// Dequantized weights of rows [row_begin, row_end) (whole tiles, as for BinaryGemmFn), row-major
+// [row - row_begin][in] in permuted column order (binary channels, then the K outliers): exactly
+// dequantize_permuted's floats, lo_s + d_s q and outlier_scale * w.
+using DequantRowsFn = void (*)(const BinaryLayerView& w, int row_begin, int row_end, float* out);
+
 struct KernelTable {
   const char* name;
   BinaryCountsFn binary_counts;
@@ -124,6 +129,11 @@ struct KernelTable {
   Int8DotFn int8_dot;
   KvScoresFn kv_scores;
   KvWeightedSumFn kv_weighted_sum;
+  // With BINQ_PREFILL=sgemm, batches of at least sgemm_from_tokens tokens (0: never) run as
+  // dequantized row slabs times the dequantized activations through sgemm, where that beats this
+  // ISA's bitwise GEMM (AVX2: no vector popcount; see packed_linear.h binary_gemm_group).
+  int sgemm_from_tokens;
+  DequantRowsFn dequant_rows;
 };
 
 namespace detail {

@@ -327,6 +327,11 @@ void binary_gemm_group(std::span<const PackedBinaryLinear* const> ws, const Quan
     work += int64_t(w->out_features) * w->in_features * n;
   }
   if (n == 0) return;
+  if (std::all_of(kts.begin(), kts.end(), [&](const KernelTable* kt) { return use_sgemm_route(*kt, n); })) {
+    const std::vector<float> xh = dequantize_acts(x);
+    for (size_t i = 0; i < ws.size(); ++i) binary_sgemm(*ws[i], xh.data(), n, ys[i], *kts[i]);
+    return;
+  }
   // lo_term in double: m_a * pop is exact, the 4-term sum rounds at ~1e-16 (the kernels' double
   // epilogue must agree with the scalar reference to a few float ulps). Kept per thread: decode
   // calls this ~100 times per token.

@@ -51,13 +51,27 @@ BinaryLinearParams unpack(const PackedBinaryLinear& w);
 std::vector<float> dequantize_permuted(const PackedBinaryLinear& w);
 
 // y [n_tokens x out] = W x for activations quantized with the layer's perm / K / block size.
-// table: nullptr = active ISA. Parallel over row tiles with OpenMP.
+// table: nullptr = active ISA. Parallel over row tiles with OpenMP. The bitwise kernels compute
+// each output exactly or in double and round it once. With BINQ_PREFILL=sgemm (opt-in), a batch
+// of at least the table's sgemm_from_tokens tokens (AVX2: 32) runs binary_sgemm instead: faster
+// prefill on AVX2, but float accumulation moves outputs by ~1e-6 of their magnitude, enough to flip
+// 4-bit activation codes downstream (stories260K perplexity 52.457 -> 52.570, docs/format.md).
 void binary_gemm(const PackedBinaryLinear& w, const QuantizedActs& x, float* y,
                  const KernelTable* table = nullptr);
 // ys[i] [n_tokens x ws[i]->out_features] = W_i x for layers that read the same quantized input
 // (q/k/v, gate/up), in one OpenMP region over the tiles of all of them.
 void binary_gemm_group(std::span<const PackedBinaryLinear* const> ws, const QuantizedActs& x,
                        std::span<float* const> ys, const KernelTable* table = nullptr);
+// The sgemm route of binary_gemm_group, for one layer: the table's dequant_rows unpacks slabs of
+// rows into floats and cblas_sgemm multiplies them by xhat = dequantize_acts(x). Same weights and
+// activations as the simulated path, float accumulation (about 1e-6 of the magnitude).
+void binary_sgemm(const PackedBinaryLinear& w, const float* xhat, int n_tokens, float* y, const KernelTable& table);
+// The activations as the kernels see them, [n_tokens x width] in permuted order: m_c + sum_a m_a b_a
+// for binary channels (summed in double, rounded once), outlier_scale * q for the outliers.
+std::vector<float> dequantize_acts(const QuantizedActs& x);
+// Whether binary_gemm_group takes the sgemm route for n tokens on `table` (BINQ_PREFILL unset or
+// bitwise: never; sgemm: from table.sgemm_from_tokens; anything else is an error).
+bool use_sgemm_route(const KernelTable& table, int n_tokens);
 // Integer parts (see BinaryCountsFn) for exact cross-ISA checks.
 void binary_int_parts(const PackedBinaryLinear& w, const QuantizedActs& x,
                       std::vector<int32_t>& counts, std::vector<int32_t>& odot,
