@@ -22,13 +22,19 @@ struct IsaName {
   std::string operator()(const ::testing::TestParamInfo<Isa>& info) const { return isa_name(info.param); }
 };
 
+}  // namespace binq::test
+
+// In a SetUp or test body: skips the test, saying why, when the process cannot run `isa`.
+#define BINQ_SKIP_UNLESS_ISA_RUNS(isa)                                          \
+  if (const std::string why = ::binq::isa_unsupported_reason(isa); !why.empty()) \
+  GTEST_SKIP() << ::binq::isa_name(isa) << " not run: " << why
+
+namespace binq::test {
+
 // A test fixture whose parameter is the ISA; SetUp skips an ISA the process cannot run.
 class IsaTest : public ::testing::TestWithParam<Isa> {
  protected:
-  void SetUp() override {
-    const std::string why = isa_unsupported_reason(GetParam());
-    if (!why.empty()) GTEST_SKIP() << isa_name(GetParam()) << " not run: " << why;
-  }
+  void SetUp() override { BINQ_SKIP_UNLESS_ISA_RUNS(GetParam()); }
   void TearDown() override { reset_isa(); }
 };
 

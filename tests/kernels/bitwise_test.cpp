@@ -72,10 +72,7 @@ TEST(PackedBinaryLinear, PackRejectsBadInput) {
 // simulated path in every case, the ISA's kernels against the scalar reference.
 class BitwiseIsaTest : public ::testing::TestWithParam<std::tuple<Balance, Isa>> {
  protected:
-  void SetUp() override {
-    const std::string why = isa_unsupported_reason(std::get<1>(GetParam()));
-    if (!why.empty()) GTEST_SKIP() << isa_name(std::get<1>(GetParam())) << " not run: " << why;
-  }
+  void SetUp() override { BINQ_SKIP_UNLESS_ISA_RUNS(std::get<1>(GetParam())); }
 };
 
 TEST_P(BitwiseIsaTest, MatchesScalarAndSimulation) {

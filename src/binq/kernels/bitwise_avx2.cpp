@@ -336,32 +336,33 @@ void tile_tokens(const BinaryLayerView& w, const ActsView& x, const uint8_t* til
     for (int h = 0; h < 2; ++h)
       half_one_token<kInt>(w, tile, prm, A, x.lo_term + int64_t(t0) * nb, h, h == 0 ? next : nullptr, acc[0],
                            &lo[0][h]);
-  }
-  for (int l = 0; l < nb && !one; ++l) {
-    const __m256i* p = prm + 8 * l;
-    const __m256d* lo0 = reinterpret_cast<const __m256d*>(p + 6);
-    for (int t = 0; t < T; ++t) {
-      const __m256d lt = _mm256_set1_pd(x.lo_term[int64_t(t0 + t) * nb + l]);
-      lo[t][0] = _mm256_fmadd_pd(lo0[0], lt, lo[t][0]);
-      lo[t][1] = _mm256_fmadd_pd(lo0[1], lt, lo[t][1]);
-    }
-    if (next) {
-      // The hardware prefetchers do not keep up with the tile walk (11 KB, read strided by
-      // tile_params, then crossing pages), so fetch the next tile, one nb-th of it per block:
-      // 4096x4096 GEMV from DRAM, 1 thread, 1.06 -> 0.51 ms (0.49 ms with the weights in cache).
-      // Into L2, as in the AVX-512 kernel (see there); compute bound here, so T0 and T1 measure the same.
-      for (int64_t o = l * pf_step; o < (l + 1) * pf_step && o < w.tile_stride; o += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(next + o), _MM_HINT_T1);
-    }
-    const uint64_t* blk = reinterpret_cast<const uint64_t*>(tile + tile_block_offset(l, w.block_stride));
-    const int nck = l == nb - 1 ? w.last_chunks : cpb;
-    for (int g = 0; g < nck; g += kGroup) {
-      const int G = nck - g < kGroup ? nck - g : kGroup;
-      for (int j = 0; j < G; ++j) prep_weights(blk, g + j, wb + 24 * j);
-      if (G == 1)
-        group_tokens<kInt, true>(p, wb, 1, planes + plane_word_index(l * cpb + g, 0, 0), tok_words, T, acc);
-      else
-        group_tokens<kInt, false>(p, wb, G, planes + plane_word_index(l * cpb + g, 0, 0), tok_words, T, acc);
+  } else {
+    for (int l = 0; l < nb; ++l) {
+      const __m256i* p = prm + 8 * l;
+      const __m256d* lo0 = reinterpret_cast<const __m256d*>(p + 6);
+      for (int t = 0; t < T; ++t) {
+        const __m256d lt = _mm256_set1_pd(x.lo_term[int64_t(t0 + t) * nb + l]);
+        lo[t][0] = _mm256_fmadd_pd(lo0[0], lt, lo[t][0]);
+        lo[t][1] = _mm256_fmadd_pd(lo0[1], lt, lo[t][1]);
+      }
+      if (next) {
+        // The hardware prefetchers do not keep up with the tile walk (11 KB, read strided by
+        // tile_params, then crossing pages), so fetch the next tile, one nb-th of it per block:
+        // 4096x4096 GEMV from DRAM, 1 thread, 1.06 -> 0.51 ms (0.49 ms with the weights in cache).
+        // Into L2, as in the AVX-512 kernel (see there); compute bound here, so T0 and T1 measure the same.
+        for (int64_t o = l * pf_step; o < (l + 1) * pf_step && o < w.tile_stride; o += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(next + o), _MM_HINT_T1);
+      }
+      const uint64_t* blk = reinterpret_cast<const uint64_t*>(tile + tile_block_offset(l, w.block_stride));
+      const int nck = l == nb - 1 ? w.last_chunks : cpb;
+      for (int g = 0; g < nck; g += kGroup) {
+        const int G = nck - g < kGroup ? nck - g : kGroup;
+        for (int j = 0; j < G; ++j) prep_weights(blk, g + j, wb + 24 * j);
+        if (G == 1)
+          group_tokens<kInt, true>(p, wb, 1, planes + plane_word_index(l * cpb + g, 0, 0), tok_words, T, acc);
+        else
+          group_tokens<kInt, false>(p, wb, G, planes + plane_word_index(l * cpb + g, 0, 0), tok_words, T, acc);
+      }
     }
   }
   const TileHeader* hd = reinterpret_cast<const TileHeader*>(tile);

@@ -29,7 +29,7 @@ struct Feature {
   const char* name;
   bool present;
 };
-std::vector<Feature> own_features(Isa isa) {
+std::vector<Feature> detect_features(Isa isa) {
   __builtin_cpu_init();
   switch (isa) {
     case Isa::Scalar: return {};
@@ -46,6 +46,18 @@ std::vector<Feature> own_features(Isa isa) {
               {"avx512ifma", bool(__builtin_cpu_supports("avx512ifma"))}};
   }
   return {};
+}
+// Detected once: isa_supported runs on every kernel_table() call (each linear of each token).
+const std::vector<Feature>& own_features(Isa isa) {
+  static const std::vector<Feature> f[3] = {detect_features(Isa::Scalar), detect_features(Isa::Avx2),
+                                            detect_features(Isa::Avx512)};
+  return f[int(isa)];
+}
+bool cpu_has(Isa isa) {
+  for (Isa i = Isa::Scalar; int(i) <= int(isa); i = Isa(int(i) + 1))
+    for (const Feature& f : own_features(i))
+      if (!f.present) return false;
+  return true;
 }
 
 Isa choose_from_env() {
@@ -89,7 +101,9 @@ std::string isa_unsupported_reason(Isa isa) {
   return "";
 }
 
-bool isa_supported(Isa isa) { return isa_unsupported_reason(isa).empty(); }
+bool isa_supported(Isa isa) {
+  return int(isa) <= int(env_cap()) && int(isa) <= g_limit.load() && cpu_has(isa);
+}
 
 Isa detect_isa() {
   if (isa_supported(Isa::Avx512)) return Isa::Avx512;
